@@ -1,0 +1,355 @@
+//! The contract between `openclaw-node` and its capabilities.
+//!
+//! A capability (`system`, `screen`, `browser` …) is a group of commands. Each command is a
+//! plain async function from typed params to a typed result, written against [`Command`];
+//! [`erase`] turns it into a [`Handler`] that the node's dispatcher can store next to
+//! commands of other types. This crate knows nothing of frames, sockets or gateways: the
+//! node's `session::dispatch` is the one place that translates between the wire and here.
+//!
+//! A call gets a [`CallContext`]: its deadline, a cancel token (fired on
+//! `node.invoke.cancel`, on the deadline and on shutdown), a [`ProgressSink`] for streamed
+//! output and an [`EventSink`] for `node.event`s such as `exec.finished`.
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A boxed, sendable future (what [`Handler::call`] returns).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The error code of a failed call, as it goes on the wire in `node.invoke.result.error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The params were missing or wrong (`INVALID_REQUEST`).
+    InvalidRequest,
+    /// The command cannot be served here or was refused by policy (`UNAVAILABLE`).
+    Unavailable,
+    /// The call ran out of time (`TIMEOUT`).
+    Timeout,
+}
+
+impl ErrorCode {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::Timeout => "TIMEOUT",
+        }
+    }
+}
+
+/// Why a call failed. Becomes `node.invoke.result {ok: false, error}`; never ends a session.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct CapabilityError {
+    /// The wire code.
+    pub code: ErrorCode,
+    /// Human text; by convention `TOKEN: detail` for policy and plugin errors.
+    pub message: String,
+    /// Optional machine details (e.g. a permission descriptor).
+    pub details: Option<Value>,
+}
+
+impl CapabilityError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// `INVALID_REQUEST` with this message.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// `UNAVAILABLE` with this message.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, message)
+    }
+
+    /// `TIMEOUT` with this message.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Timeout, message)
+    }
+
+    /// The same error with details attached.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+/// Where a command sends streamed output (`node.invoke.progress`). Chunks may be any
+/// length; the node splits them to the wire limit and numbers them. An empty chunk is a
+/// liveness heartbeat. Sending never fails: when nobody listens, chunks are dropped.
+#[derive(Debug, Clone, Default)]
+pub struct ProgressSink {
+    tx: Option<mpsc::Sender<String>>,
+}
+
+impl ProgressSink {
+    /// A sink that forwards into `tx`.
+    pub fn new(tx: mpsc::Sender<String>) -> Self {
+        Self { tx: Some(tx) }
+    }
+
+    /// A sink that drops everything.
+    pub fn disabled() -> Self {
+        Self { tx: None }
+    }
+
+    /// Whether anybody listens (commands may skip formatting work when not).
+    pub fn is_enabled(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+
+    /// Sends one chunk, waiting if the consumer is behind (backpressure, bounded memory).
+    pub async fn send(&self, chunk: impl Into<String>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(chunk.into()).await;
+        }
+    }
+}
+
+/// A `node.event` a command wants published (e.g. `exec.finished`, `exec.denied`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEvent {
+    /// Event name.
+    pub event: String,
+    /// Event body.
+    pub payload: Value,
+}
+
+/// Where a command publishes node events. Best-effort, never blocks, never fails.
+#[derive(Debug, Clone, Default)]
+pub struct EventSink {
+    tx: Option<mpsc::UnboundedSender<NodeEvent>>,
+}
+
+impl EventSink {
+    /// A sink that forwards into `tx`.
+    pub fn new(tx: mpsc::UnboundedSender<NodeEvent>) -> Self {
+        Self { tx: Some(tx) }
+    }
+
+    /// A sink that drops everything.
+    pub fn disabled() -> Self {
+        Self { tx: None }
+    }
+
+    /// Publishes one event.
+    pub fn emit(&self, event: impl Into<String>, payload: Value) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(NodeEvent {
+                event: event.into(),
+                payload,
+            });
+        }
+    }
+}
+
+/// Everything a running call may use besides its params.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The invoke id (for logs and correlation; not a secret).
+    pub invoke_id: String,
+    /// When the caller stops waiting; the command should give up by then.
+    pub deadline: Option<Instant>,
+    /// Fired on `node.invoke.cancel`, at the deadline, on disconnect and on shutdown.
+    pub cancel: CancellationToken,
+    /// Streamed output.
+    pub progress: ProgressSink,
+    /// Node events.
+    pub events: EventSink,
+}
+
+impl CallContext {
+    /// A context with no deadline, a fresh cancel token and disabled sinks (tests, CLI).
+    pub fn detached(invoke_id: impl Into<String>) -> Self {
+        Self {
+            invoke_id: invoke_id.into(),
+            deadline: None,
+            cancel: CancellationToken::new(),
+            progress: ProgressSink::disabled(),
+            events: EventSink::disabled(),
+        }
+    }
+}
+
+/// One command with typed params and result.
+pub trait Command: Send + Sync + 'static {
+    /// Params, parsed from the invoke's `paramsJSON`. A call with no params is parsed as
+    /// `{}`, so commands whose params are all optional accept it.
+    type Params: DeserializeOwned + Send + 'static;
+    /// Result, serialised into `payloadJSON`.
+    type Output: Serialize + Send + 'static;
+
+    /// The wire name, e.g. `system.which`.
+    fn name(&self) -> &'static str;
+
+    /// Runs the command.
+    fn run(
+        &self,
+        params: Self::Params,
+        ctx: CallContext,
+    ) -> impl Future<Output = Result<Self::Output, CapabilityError>> + Send;
+}
+
+/// A command with its types erased: JSON text in, JSON text out.
+pub trait Handler: Send + Sync + 'static {
+    /// The wire name.
+    fn name(&self) -> &'static str;
+    /// Parses `params_json`, runs, and serialises the result as JSON text.
+    fn call(
+        self: Arc<Self>,
+        params_json: Option<String>,
+        ctx: CallContext,
+    ) -> BoxFuture<Result<String, CapabilityError>>;
+}
+
+struct Erased<C>(C);
+
+impl<C: Command> Handler for Erased<C> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn call(
+        self: Arc<Self>,
+        params_json: Option<String>,
+        ctx: CallContext,
+    ) -> BoxFuture<Result<String, CapabilityError>> {
+        Box::pin(async move {
+            let params = parse_params::<C::Params>(self.0.name(), params_json.as_deref())?;
+            let output = self.0.run(params, ctx).await?;
+            serde_json::to_string(&output).map_err(|e| {
+                CapabilityError::unavailable(format!("could not encode the result: {e}"))
+            })
+        })
+    }
+}
+
+/// Wraps a typed command as a [`Handler`].
+pub fn erase<C: Command>(command: C) -> Arc<dyn Handler> {
+    Arc::new(Erased(command))
+}
+
+/// Parses params text (absent = `{}`), turning a failure into `INVALID_REQUEST` with the
+/// reason.
+pub fn parse_params<P: DeserializeOwned>(
+    command: &str,
+    params_json: Option<&str>,
+) -> Result<P, CapabilityError> {
+    let text = match params_json.map(str::trim) {
+        None | Some("") | Some("null") => "{}",
+        Some(text) => text,
+    };
+    serde_json::from_str(text).map_err(|e| {
+        if params_json.is_none() {
+            CapabilityError::invalid_request("INVALID_REQUEST: paramsJSON required")
+        } else {
+            CapabilityError::invalid_request(format!("invalid {command} params: {e}"))
+        }
+    })
+}
+
+/// Whether a capability can work on this machine right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    /// It works here.
+    Available,
+    /// It cannot work here; the reason is shown by `doctor`.
+    Unavailable(String),
+}
+
+/// A group of commands advertised under one or more caps.
+pub trait Capability: Send + Sync + 'static {
+    /// The caps this group advertises (e.g. `["system"]`).
+    fn caps(&self) -> Vec<&'static str>;
+    /// Its commands.
+    fn handlers(&self) -> Vec<Arc<dyn Handler>>;
+    /// Whether it works here (probed at each connect). Default: available.
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+    /// Permission grants it reports in `connect.permissions`.
+    fn permissions(&self) -> Vec<(&'static str, bool)> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    struct Echo;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct EchoParams {
+        text: String,
+    }
+
+    impl Command for Echo {
+        type Params = EchoParams;
+        type Output = Value;
+        fn name(&self) -> &'static str {
+            "test.echo"
+        }
+        async fn run(&self, p: EchoParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
+            Ok(serde_json::json!({ "text": p.text }))
+        }
+    }
+
+    #[tokio::test]
+    async fn erased_command_parses_runs_and_encodes() {
+        let h = erase(Echo);
+        assert_eq!(h.name(), "test.echo");
+        let out = h
+            .clone()
+            .call(Some(r#"{"text":"hi"}"#.into()), CallContext::detached("1"))
+            .await
+            .unwrap();
+        assert_eq!(out, r#"{"text":"hi"}"#);
+    }
+
+    #[tokio::test]
+    async fn bad_params_become_invalid_request_with_reason() {
+        let h = erase(Echo);
+        let err = h
+            .clone()
+            .call(Some(r#"{"text":5}"#.into()), CallContext::detached("1"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidRequest);
+        assert!(err.message.contains("invalid test.echo params"), "{err}");
+        let err = h.call(None, CallContext::detached("1")).await.unwrap_err();
+        assert_eq!(err.message, "INVALID_REQUEST: paramsJSON required");
+    }
+
+    #[tokio::test]
+    async fn progress_sink_forwards_and_disabled_drops() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let sink = ProgressSink::new(tx);
+        assert!(sink.is_enabled());
+        sink.send("a").await;
+        assert_eq!(rx.recv().await.as_deref(), Some("a"));
+        let off = ProgressSink::disabled();
+        assert!(!off.is_enabled());
+        off.send("dropped").await;
+    }
+}

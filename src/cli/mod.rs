@@ -1,0 +1,126 @@
+//! The command line: one file per subcommand, each with its `Args` and an async `run`.
+//! This module owns the top-level parser, global flags, logging setup and exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub mod demo;
+pub mod devices;
+pub mod gateway;
+pub mod identity;
+pub mod nodes;
+pub mod run;
+
+/// Exit codes. Supervisors (systemd `RestartPreventExitStatus`, launchd) use them to stop
+/// restarting a node that cannot succeed without a human.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A failure worth retrying (network, gateway down, I/O).
+    pub const FAILURE: u8 = 1;
+    /// Bad command line or config.
+    pub const USAGE: u8 = 2;
+    /// The gateway refused our credentials and retrying cannot help (wrong token or
+    /// password, revoked device token, pairing rejected). Fix credentials or re-pair.
+    pub const AUTH: u8 = 78;
+    /// Stopped by SIGINT.
+    pub const SIGINT: u8 = 130;
+    /// Stopped by SIGTERM.
+    pub const SIGTERM: u8 = 143;
+}
+
+/// A node host for the OpenClaw Gateway.
+///
+/// It dials a Gateway (never listens on the network), proves its identity with an Ed25519
+/// device key, and serves the commands this machine allows: system.run, system.which, …
+/// Start with `openclaw-node demo` to see a full round trip on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "openclaw-node", version, about, long_about)]
+pub struct Cli {
+    /// Flags every subcommand accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for CI runners and log shippers).
+    Json,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// State directory (credentials, approvals, status socket) [env: OPENCLAW_NODE_HOME].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Config file [default: <state dir>/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start an embedded gateway and a node on loopback, approve them, and show a real
+    /// command round trip. Keeps running so you can invoke more from another terminal.
+    Demo(demo::Args),
+    /// Run the node: connect to the gateway and serve commands until stopped.
+    Run(run::Args),
+    /// Run the embedded minimal gateway (for trying the node and for tests).
+    Gateway(gateway::Args),
+    /// Operator: list, approve and reject device pairing requests on a gateway.
+    Devices(devices::Args),
+    /// Operator: list, describe, approve and invoke nodes on a gateway.
+    Nodes(nodes::Args),
+    /// Show this node's device id and public key.
+    Identity(identity::Args),
+}
+
+/// Sets up `tracing` on stderr: `RUST_LOG` if set, else the `-v` level (default `warn`
+/// for one-shot commands, raised to `info` by `run`/`gateway`/`demo` themselves).
+pub fn init_logging(global: &GlobalArgs) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let level = match global.verbose {
+        0 => "info",
+        1 => "info,openclaw_node=debug",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match global.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args, &cli.global).await,
+        Command::Run(args) => run::run(args, &cli.global).await,
+        Command::Gateway(args) => gateway::run(args, &cli.global).await,
+        Command::Devices(args) => devices::run(args, &cli.global).await,
+        Command::Nodes(args) => nodes::run(args, &cli.global).await,
+        Command::Identity(args) => identity::run(args, &cli.global).await,
+    }
+}

@@ -1,0 +1,361 @@
+//! Node configuration: a TOML file read into raw serde types (unknown keys refused), then
+//! validated into [`Config`] with defaults filled in. Precedence is flags > environment >
+//! file > defaults; the environment names are OpenClaw's (`OPENCLAW_GATEWAY_URL`,
+//! `OPENCLAW_GATEWAY_TOKEN`, `OPENCLAW_GATEWAY_PASSWORD`, `OPENCLAW_GATEWAY_PORT`) plus
+//! `OPENCLAW_NODE_HOME` for the state directory.
+//!
+//! This module decides *what* the settings are; it does not dial, sign or store anything.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::protocol::DEFAULT_GATEWAY_PORT;
+use crate::secret::Secret;
+
+/// Environment variable names.
+pub mod env {
+    pub const GATEWAY_URL: &str = "OPENCLAW_GATEWAY_URL";
+    pub const GATEWAY_TOKEN: &str = "OPENCLAW_GATEWAY_TOKEN";
+    pub const GATEWAY_PASSWORD: &str = "OPENCLAW_GATEWAY_PASSWORD";
+    pub const GATEWAY_PORT: &str = "OPENCLAW_GATEWAY_PORT";
+    pub const ALLOW_INSECURE_PRIVATE_WS: &str = "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS";
+    pub const NODE_HOME: &str = "OPENCLAW_NODE_HOME";
+}
+
+/// The config file as written (`config.toml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[gateway]`
+    #[serde(default)]
+    pub gateway: RawGateway,
+    /// `[node]`
+    #[serde(default)]
+    pub node: RawNode,
+    /// `[commands]`
+    #[serde(default)]
+    pub commands: RawCommands,
+}
+
+/// `[gateway]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// `ws://` or `wss://` URL.
+    pub url: Option<String>,
+    /// Shared token (prefer the environment or the keychain).
+    pub token: Option<Secret>,
+    /// Shared password.
+    pub password: Option<Secret>,
+    /// SHA-256 pin of the gateway's leaf certificate.
+    pub tls_fingerprint: Option<String>,
+}
+
+/// `[node]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    /// Name shown in `nodes list` (default: the host name).
+    pub display_name: Option<String>,
+    /// Local instance id sent as `client.instanceId`.
+    pub instance_id: Option<String>,
+}
+
+/// `[commands]`: the node-local allowlist, checked before any capability.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommands {
+    /// Commands this node will ever advertise and serve (default: every command built in).
+    pub allow: Option<Vec<String>>,
+    /// Commands never advertised or served (wins over `allow`).
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// Settings given on the command line; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--config`
+    pub config_file: Option<PathBuf>,
+    /// `--state-dir`
+    pub state_dir: Option<PathBuf>,
+    /// `--url`
+    pub url: Option<String>,
+    /// `--display-name`
+    pub display_name: Option<String>,
+    /// `--tls-fingerprint`
+    pub tls_fingerprint: Option<String>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where state lives (credentials, approvals, status socket).
+    pub state_dir: PathBuf,
+    /// The gateway URL.
+    pub gateway_url: String,
+    /// Shared token.
+    pub token: Option<Secret>,
+    /// Shared password.
+    pub password: Option<Secret>,
+    /// Certificate pin.
+    pub tls_fingerprint: Option<String>,
+    /// Display name.
+    pub display_name: String,
+    /// Instance id.
+    pub instance_id: Option<String>,
+    /// Node-local allowlist (`None` = everything built in).
+    pub command_allow: Option<Vec<String>>,
+    /// Node-local denylist.
+    pub command_deny: Vec<String>,
+}
+
+/// A configuration problem, with the file it came from when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A value is out of range.
+    #[error("invalid setting {key}: {reason}")]
+    Invalid {
+        /// The setting.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The default state directory: `$OPENCLAW_NODE_HOME`, else the platform data directory.
+pub fn default_state_dir(getenv: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(home) = getenv(env::NODE_HOME).filter(|v| !v.is_empty()) {
+        return PathBuf::from(home);
+    }
+    directories::ProjectDirs::from("ai", "openclaw", "openclaw-node")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".openclaw-node"))
+}
+
+/// Reads the process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl RawConfig {
+    /// Reads a config file; a missing file is an empty config.
+    pub fn read(path: &Path) -> Result<RawConfig, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RawConfig::default()),
+            Err(e) => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: flags, then environment, then file, then defaults.
+    pub fn load(
+        overrides: &Overrides,
+        getenv: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let state_dir = overrides
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| default_state_dir(getenv));
+        let file = overrides
+            .config_file
+            .clone()
+            .unwrap_or_else(|| state_dir.join("config.toml"));
+        let raw = RawConfig::read(&file)?;
+        Self::from_raw(raw, overrides, getenv, state_dir)
+    }
+
+    /// Validates a raw config against overrides and environment.
+    pub fn from_raw(
+        raw: RawConfig,
+        overrides: &Overrides,
+        getenv: &dyn Fn(&str) -> Option<String>,
+        state_dir: PathBuf,
+    ) -> Result<Config, ConfigError> {
+        let env_nonempty = |name: &str| getenv(name).filter(|v| !v.trim().is_empty());
+        let gateway_url = match overrides
+            .url
+            .clone()
+            .or_else(|| env_nonempty(env::GATEWAY_URL))
+            .or(raw.gateway.url)
+        {
+            Some(url) => url,
+            None => {
+                let port = match env_nonempty(env::GATEWAY_PORT) {
+                    Some(p) => p.trim().parse::<u16>().map_err(|_| ConfigError::Invalid {
+                        key: env::GATEWAY_PORT.into(),
+                        reason: format!("{p:?} is not a port number"),
+                    })?,
+                    None => DEFAULT_GATEWAY_PORT,
+                };
+                format!("ws://127.0.0.1:{port}")
+            }
+        };
+        crate::transport::normalize_url(&gateway_url).map_err(|e| ConfigError::Invalid {
+            key: "gateway.url".into(),
+            reason: e.to_string(),
+        })?;
+        let token = env_nonempty(env::GATEWAY_TOKEN)
+            .map(Secret::new)
+            .or(raw.gateway.token);
+        let password = env_nonempty(env::GATEWAY_PASSWORD)
+            .map(Secret::new)
+            .or(raw.gateway.password);
+        let display_name = overrides
+            .display_name
+            .clone()
+            .or(raw.node.display_name)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(default_display_name);
+        let known = |list: &[String], key: &str| -> Result<(), ConfigError> {
+            match list.iter().find(|c| c.trim().is_empty()) {
+                Some(_) => Err(ConfigError::Invalid {
+                    key: key.into(),
+                    reason: "command names cannot be empty".into(),
+                }),
+                None => Ok(()),
+            }
+        };
+        if let Some(allow) = &raw.commands.allow {
+            known(allow, "commands.allow")?;
+        }
+        known(&raw.commands.deny, "commands.deny")?;
+        Ok(Config {
+            state_dir,
+            gateway_url,
+            token,
+            password,
+            tls_fingerprint: overrides
+                .tls_fingerprint
+                .clone()
+                .or(raw.gateway.tls_fingerprint),
+            display_name,
+            instance_id: raw.node.instance_id,
+            command_allow: raw.commands.allow,
+            command_deny: raw.commands.deny,
+        })
+    }
+}
+
+/// The host name, or `openclaw-node` when the OS does not say.
+pub fn default_display_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "openclaw-node".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn load(toml_text: &str, o: &Overrides, e: &dyn Fn(&str) -> Option<String>) -> Config {
+        let raw: RawConfig = toml::from_str(toml_text).unwrap();
+        Config::from_raw(raw, o, e, PathBuf::from("/tmp/x")).unwrap()
+    }
+
+    #[test]
+    fn defaults_point_at_local_gateway() {
+        let c = load("", &Overrides::default(), &env_of(&[]));
+        assert_eq!(c.gateway_url, "ws://127.0.0.1:18789");
+        assert!(c.token.is_none());
+        assert!(!c.display_name.is_empty());
+        let c = load(
+            "",
+            &Overrides::default(),
+            &env_of(&[(env::GATEWAY_PORT, "2000")]),
+        );
+        assert_eq!(c.gateway_url, "ws://127.0.0.1:2000");
+    }
+
+    #[test]
+    fn precedence_is_flags_env_file() {
+        let file = "[gateway]\nurl = \"ws://file:1\"\ntoken = \"file-token\"\n";
+        let e = env_of(&[
+            (env::GATEWAY_URL, "ws://env:2"),
+            (env::GATEWAY_TOKEN, "env-token"),
+        ]);
+        let c = load(file, &Overrides::default(), &e);
+        assert_eq!(c.gateway_url, "ws://env:2");
+        assert_eq!(c.token.unwrap().expose(), "env-token");
+        let o = Overrides {
+            url: Some("ws://flag:3".into()),
+            ..Default::default()
+        };
+        assert_eq!(load(file, &o, &e).gateway_url, "ws://flag:3");
+        let c = load(file, &Overrides::default(), &env_of(&[]));
+        assert_eq!(c.gateway_url, "ws://file:1");
+        assert_eq!(c.token.unwrap().expose(), "file-token");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<RawConfig>("[gateway]\nbogus = 1\n").is_err());
+        let raw: RawConfig = toml::from_str("[gateway]\nurl = \"ftp://x\"\n").unwrap();
+        let err =
+            Config::from_raw(raw, &Overrides::default(), &env_of(&[]), "/x".into()).unwrap_err();
+        assert!(err.to_string().contains("gateway.url"), "{err}");
+        let raw = RawConfig::default();
+        let err = Config::from_raw(
+            raw,
+            &Overrides::default(),
+            &env_of(&[(env::GATEWAY_PORT, "http")]),
+            "/x".into(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("OPENCLAW_GATEWAY_PORT"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = RawConfig::read(&dir.path().join("none.toml")).unwrap();
+        assert!(raw.gateway.url.is_none());
+    }
+
+    #[test]
+    fn config_debug_hides_token() {
+        let c = load(
+            "",
+            &Overrides::default(),
+            &env_of(&[(env::GATEWAY_TOKEN, "very-secret")]),
+        );
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+}

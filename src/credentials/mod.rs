@@ -1,0 +1,442 @@
+//! Where the device key and device tokens live.
+//!
+//! [`CredentialStore`] is the one interface the rest of the node uses. This module owns
+//! the stores: [`FileStore`] (files created with mode 0600 at open time and replaced
+//! atomically, for headless boxes) and [`MemoryStore`] (ephemeral identities and tests).
+//! It does not decide *which* token to present to a gateway; that is the session's job.
+//!
+//! Never regenerate an identity silently: a store that cannot be read is an error, and
+//! only a store that positively says "nothing stored" leads to a fresh key.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::DeviceIdentity;
+
+/// Why a credential could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The store exists but cannot be read or parsed; the identity is not regenerated.
+    #[error(
+        "credential store {path} cannot be read: {reason}; fix its permissions or contents, or remove it with `openclaw-node reset` to start over with a new identity"
+    )]
+    Unreadable {
+        /// The file or keychain entry.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Writing failed; the previous contents are intact.
+    #[error("could not write credential store {path}: {reason}")]
+    Write {
+        /// The file or keychain entry.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A device token issued by a gateway in hello-ok.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredToken {
+    /// The token (a secret).
+    pub token: String,
+    /// The scopes it covers.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// When it was issued, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("token", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .field("issued_at_ms", &self.issued_at_ms)
+            .finish()
+    }
+}
+
+/// Which gateway, device and role a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokenKey {
+    /// The gateway origin, e.g. `ws://127.0.0.1:18789`.
+    pub gateway: String,
+    /// The device id.
+    pub device_id: String,
+    /// The role (`node`).
+    pub role: String,
+}
+
+impl TokenKey {
+    fn as_string(&self) -> String {
+        format!("{}|{}|{}", self.gateway, self.device_id, self.role)
+    }
+}
+
+/// A place to keep the device identity and device tokens. Calls may block (keychains do);
+/// call them from `spawn_blocking` on hot paths.
+pub trait CredentialStore: Send + Sync + 'static {
+    /// A short name for `status`: `file`, `keychain`, `memory`.
+    fn kind(&self) -> &'static str;
+    /// Where it is, for `status` (a path or a keychain service name).
+    fn location(&self) -> String;
+    /// The stored identity; `Ok(None)` only when nothing is stored.
+    fn load_identity(&self) -> Result<Option<DeviceIdentity>, CredentialError>;
+    /// Stores the identity, replacing any previous one.
+    fn save_identity(&self, identity: &DeviceIdentity) -> Result<(), CredentialError>;
+    /// The device token for this key, if one is stored.
+    fn load_token(&self, key: &TokenKey) -> Result<Option<StoredToken>, CredentialError>;
+    /// Stores (or replaces) the device token for this key.
+    fn save_token(&self, key: &TokenKey, token: &StoredToken) -> Result<(), CredentialError>;
+    /// Forgets the device token for this key.
+    fn clear_token(&self, key: &TokenKey) -> Result<(), CredentialError>;
+    /// Removes everything this store holds.
+    fn clear_all(&self) -> Result<(), CredentialError>;
+}
+
+/// Loads the identity, or creates and stores one when (and only when) none is stored.
+pub fn load_or_create_identity(
+    store: &dyn CredentialStore,
+) -> Result<DeviceIdentity, CredentialError> {
+    if let Some(identity) = store.load_identity()? {
+        return Ok(identity);
+    }
+    let identity = DeviceIdentity::generate();
+    store.save_identity(&identity)?;
+    tracing::info!(device_id = %identity.device_id(), store = store.kind(), "created a new device identity");
+    Ok(identity)
+}
+
+/// The on-disk document of [`FileStore`].
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileDoc {
+    version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_seed_hex: Option<String>,
+    #[serde(default)]
+    tokens: BTreeMap<String, StoredToken>,
+}
+
+/// Credentials in one JSON file, mode 0600, replaced atomically (write a 0600 temp file in
+/// the same directory, fsync, rename). A mutex serialises writers within the process.
+#[derive(Debug)]
+pub struct FileStore {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl FileStore {
+    /// A store at `path` (the file need not exist yet).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The default file name inside a state directory.
+    pub fn in_state_dir(state_dir: &Path) -> Self {
+        Self::new(state_dir.join("credentials.json"))
+    }
+
+    fn unreadable(&self, reason: impl ToString) -> CredentialError {
+        CredentialError::Unreadable {
+            path: self.path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn write_err(&self, reason: impl ToString) -> CredentialError {
+        CredentialError::Write {
+            path: self.path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn read(&self) -> Result<FileDoc, CredentialError> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| self.unreadable(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileDoc {
+                version: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(self.unreadable(e)),
+        }
+    }
+
+    fn write(&self, doc: &FileDoc) -> Result<(), CredentialError> {
+        let text = serde_json::to_string_pretty(doc).map_err(|e| self.write_err(e))?;
+        write_secret_file(&self.path, text.as_bytes()).map_err(|e| self.write_err(e))
+    }
+
+    fn update(&self, f: impl FnOnce(&mut FileDoc)) -> Result<(), CredentialError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut doc = self.read()?;
+        doc.version = 1;
+        f(&mut doc);
+        self.write(&doc)
+    }
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600: the temp file is created with that
+/// mode (never widened later), synced, then renamed over the target. On any failure the
+/// previous file is untouched and the temp file is removed.
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("secret"),
+        hex::encode(suffix)
+    ));
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl CredentialStore for FileStore {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn load_identity(&self) -> Result<Option<DeviceIdentity>, CredentialError> {
+        let doc = self.read()?;
+        let Some(hex_seed) = doc.device_seed_hex else {
+            return Ok(None);
+        };
+        let seed: [u8; 32] = hex::decode(hex_seed.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| self.unreadable("the device key is not 32 hex-encoded bytes"))?;
+        Ok(Some(DeviceIdentity::from_seed(&seed)))
+    }
+
+    fn save_identity(&self, identity: &DeviceIdentity) -> Result<(), CredentialError> {
+        let seed = hex::encode(identity.seed());
+        self.update(|doc| doc.device_seed_hex = Some(seed))
+    }
+
+    fn load_token(&self, key: &TokenKey) -> Result<Option<StoredToken>, CredentialError> {
+        Ok(self.read()?.tokens.get(&key.as_string()).cloned())
+    }
+
+    fn save_token(&self, key: &TokenKey, token: &StoredToken) -> Result<(), CredentialError> {
+        self.update(|doc| {
+            doc.tokens.insert(key.as_string(), token.clone());
+        })
+    }
+
+    fn clear_token(&self, key: &TokenKey) -> Result<(), CredentialError> {
+        self.update(|doc| {
+            doc.tokens.remove(&key.as_string());
+        })
+    }
+
+    fn clear_all(&self) -> Result<(), CredentialError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.write_err(e)),
+        }
+    }
+}
+
+/// Credentials kept in memory only: ephemeral CI identities and tests.
+#[derive(Default)]
+pub struct MemoryStore {
+    identity: Mutex<Option<DeviceIdentity>>,
+    tokens: Mutex<BTreeMap<TokenKey, StoredToken>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl CredentialStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn location(&self) -> String {
+        "process memory (ephemeral)".into()
+    }
+
+    fn load_identity(&self) -> Result<Option<DeviceIdentity>, CredentialError> {
+        Ok(self
+            .identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
+    }
+
+    fn save_identity(&self, identity: &DeviceIdentity) -> Result<(), CredentialError> {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = Some(identity.clone());
+        Ok(())
+    }
+
+    fn load_token(&self, key: &TokenKey) -> Result<Option<StoredToken>, CredentialError> {
+        Ok(self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned())
+    }
+
+    fn save_token(&self, key: &TokenKey, token: &StoredToken) -> Result<(), CredentialError> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), token.clone());
+        Ok(())
+    }
+
+    fn clear_token(&self, key: &TokenKey) -> Result<(), CredentialError> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
+    fn clear_all(&self) -> Result<(), CredentialError> {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn key() -> TokenKey {
+        TokenKey {
+            gateway: "ws://127.0.0.1:1".into(),
+            device_id: "d".into(),
+            role: "node".into(),
+        }
+    }
+
+    #[test]
+    fn file_store_round_trips_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::in_state_dir(dir.path());
+        assert!(store.load_identity().unwrap().is_none());
+        let id = load_or_create_identity(&store).unwrap();
+        let again = load_or_create_identity(&store).unwrap();
+        assert_eq!(id.device_id(), again.device_id());
+        let tok = StoredToken {
+            token: "secret-token".into(),
+            scopes: vec![],
+            issued_at_ms: Some(1),
+        };
+        store.save_token(&key(), &tok).unwrap();
+        assert_eq!(store.load_token(&key()).unwrap(), Some(tok));
+        let mode = fs::metadata(store.location()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        store.clear_token(&key()).unwrap();
+        assert_eq!(store.load_token(&key()).unwrap(), None);
+        store.clear_all().unwrap();
+        assert!(store.load_identity().unwrap().is_none());
+    }
+
+    #[test]
+    fn corrupt_store_fails_closed_and_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::in_state_dir(dir.path());
+        fs::write(store.location(), "{not json").unwrap();
+        let err = load_or_create_identity(&store).unwrap_err();
+        assert!(err.to_string().contains("openclaw-node reset"), "{err}");
+        assert_eq!(fs::read_to_string(store.location()).unwrap(), "{not json");
+    }
+
+    #[test]
+    fn concurrent_writers_leave_a_valid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(FileStore::in_state_dir(dir.path()));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for j in 0..20 {
+                        let k = TokenKey {
+                            gateway: format!("g{i}"),
+                            device_id: format!("d{j}"),
+                            role: "node".into(),
+                        };
+                        let t = StoredToken {
+                            token: format!("t{i}-{j}"),
+                            scopes: vec![],
+                            issued_at_ms: None,
+                        };
+                        store.save_token(&k, &t).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let doc = store.read().unwrap();
+        assert_eq!(doc.tokens.len(), 160);
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let tok = StoredToken {
+            token: "secret-token".into(),
+            scopes: vec![],
+            issued_at_ms: None,
+        };
+        assert!(!format!("{tok:?}").contains("secret-token"));
+    }
+}

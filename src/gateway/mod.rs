@@ -1,0 +1,1 @@
+//! The embedded minimal gateway (placeholder until its owner lands it).

@@ -1,0 +1,1 @@
+//! The operator client (placeholder until its owner lands it).

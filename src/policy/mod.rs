@@ -1,0 +1,1 @@
+//! The node-local policy (placeholder until its owner lands it).

@@ -1,0 +1,1 @@
+//! One connection's life (placeholder until its owner lands it).
