@@ -40,6 +40,7 @@ pub mod operator;
 pub mod policy;
 pub mod protocol;
 pub mod secret;
+pub mod service;
 pub mod session;
 pub mod transport;
 

@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod identity;
 pub mod nodes;
 pub mod run;
+pub mod service;
 
 /// Exit codes. Supervisors (systemd `RestartPreventExitStatus`, launchd) use them to stop
 /// restarting a node that cannot succeed without a human.
@@ -72,6 +73,50 @@ pub struct GlobalArgs {
     /// Config file [default: <state dir>/config.toml].
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Read OPENCLAW_* settings from this file (KEY=VALUE lines, e.g. the 0600 file that
+    /// `install` writes) where the environment does not set them.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// A lookup for settings from the environment: the process environment first, then
+    /// `--env-file`.
+    pub fn env_lookup(&self) -> anyhow::Result<impl Fn(&str) -> Option<String> + use<>> {
+        let file = match &self.env_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read --env-file {}: {e}", path.display())
+                })?;
+                parse_env_file(&text)
+            }
+            None => Default::default(),
+        };
+        Ok(move |key: &str| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| file.get(key).cloned())
+        })
+    }
+}
+
+/// Parses `KEY=VALUE` lines (blank lines and `#` comments ignored, optional quotes
+/// around the value).
+pub fn parse_env_file(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
 }
 
 /// Subcommands.
@@ -90,6 +135,17 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Show this node's device id and public key.
     Identity(identity::Args),
+    /// Install the node as a service (systemd user unit, `--system` unit, or a macOS
+    /// LaunchAgent). `--dry-run` prints what would be written.
+    Install(service::InstallArgs),
+    /// Stop and remove the service installed by `install`.
+    Uninstall(service::LifecycleArgs),
+    /// Start the installed service.
+    Start(service::LifecycleArgs),
+    /// Stop the installed service.
+    Stop(service::LifecycleArgs),
+    /// Restart the installed service.
+    Restart(service::LifecycleArgs),
 }
 
 /// Sets up `tracing` on stderr: `RUST_LOG` if set, else the `-v` level (default `warn`
@@ -122,5 +178,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices::run(args, &cli.global).await,
         Command::Nodes(args) => nodes::run(args, &cli.global).await,
         Command::Identity(args) => identity::run(args, &cli.global).await,
+        Command::Install(args) => service::install(args, &cli.global).await,
+        Command::Uninstall(args) => service::uninstall(args, &cli.global).await,
+        Command::Start(args) => service::lifecycle("start", args).await,
+        Command::Stop(args) => service::lifecycle("stop", args).await,
+        Command::Restart(args) => service::lifecycle("restart", args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_lines_parse() {
+        let m = parse_env_file("# c\n\nA=1\n B = \"two words\" \nbroken line\n");
+        assert_eq!(m.get("A").map(String::as_str), Some("1"));
+        assert_eq!(m.get("B").map(String::as_str), Some("two words"));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
     }
 }
