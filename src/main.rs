@@ -7,7 +7,7 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = openclaw_node::cli::Cli::parse();
-    if let Err(e) = openclaw_node::cli::init_logging(&cli.global) {
+    if let Err(e) = openclaw_node::cli::init_logging(&cli.global, cli.command.is_long_running()) {
         eprintln!("openclaw-node: {e:#}");
         return ExitCode::from(openclaw_node::cli::exit::USAGE);
     }

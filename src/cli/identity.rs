@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use super::GlobalArgs;
 use crate::config::{Config, Overrides, process_env};
-use crate::credentials::{CredentialStore as _, FileStore, load_or_create_identity};
+use crate::credentials::load_or_create_identity;
 
 /// Flags of `identity`.
 #[derive(Debug, clap::Args)]
@@ -23,8 +23,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let config = Config::load(&overrides, &process_env)?;
-    let store = FileStore::in_state_dir(&config.state_dir);
-    let identity = load_or_create_identity(&store)?;
+    let store = global.open_store(&config.state_dir)?;
+    let identity = load_or_create_identity(store.as_ref())?;
     if args.json {
         let v = serde_json::json!({
             "deviceId": identity.device_id(),

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod gateway;
 pub mod identity;
 pub mod nodes;
+pub mod reset;
 pub mod run;
 pub mod service;
 
@@ -77,9 +78,24 @@ pub struct GlobalArgs {
     /// `install` writes) where the environment does not set them.
     #[arg(long, global = true, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Where the device key and tokens live: `auto` (the keychain if usable, else a 0600
+    /// file; a node keeps the store it started with), `keychain` or `file`.
+    #[arg(long, global = true, value_name = "STORE", default_value = "auto")]
+    pub credential_store: crate::credentials::StoreChoice,
 }
 
 impl GlobalArgs {
+    /// Opens the credential store these flags select, for the node in `state_dir`.
+    pub fn open_store(
+        &self,
+        state_dir: &std::path::Path,
+    ) -> anyhow::Result<std::sync::Arc<dyn crate::credentials::CredentialStore>> {
+        Ok(crate::credentials::open_store(
+            self.credential_store,
+            state_dir,
+        )?)
+    }
+
     /// A lookup for settings from the environment: the process environment first, then
     /// `--env-file`.
     pub fn env_lookup(&self) -> anyhow::Result<impl Fn(&str) -> Option<String> + use<>> {
@@ -135,6 +151,9 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Show this node's device id and public key.
     Identity(identity::Args),
+    /// Remove this node's device key and tokens (after confirmation); it will have to
+    /// pair again as a new device.
+    Reset(reset::Args),
     /// Install the node as a service (systemd user unit, `--system` unit, or a macOS
     /// LaunchAgent). `--dry-run` prints what would be written.
     Install(service::InstallArgs),
@@ -148,12 +167,24 @@ pub enum Command {
     Restart(service::LifecycleArgs),
 }
 
-/// Sets up `tracing` on stderr: `RUST_LOG` if set, else the `-v` level (default `warn`
-/// for one-shot commands, raised to `info` by `run`/`gateway`/`demo` themselves).
-pub fn init_logging(global: &GlobalArgs) -> anyhow::Result<()> {
+impl Command {
+    /// Whether this subcommand keeps running (and so logs at `info` by default); one-shot
+    /// commands log only warnings unless `-v` is given.
+    pub fn is_long_running(&self) -> bool {
+        matches!(
+            self,
+            Command::Demo(_) | Command::Run(_) | Command::Gateway(_)
+        )
+    }
+}
+
+/// Sets up `tracing` on stderr: `RUST_LOG` if set, else the `-v` level (default `info`
+/// for long-running commands, `warn` for one-shot ones).
+pub fn init_logging(global: &GlobalArgs, long_running: bool) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let level = match global.verbose {
-        0 => "info",
+        0 if long_running => "info",
+        0 => "warn",
         1 => "info,openclaw_node=debug",
         2 => "debug",
         _ => "trace",
@@ -178,6 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices::run(args, &cli.global).await,
         Command::Nodes(args) => nodes::run(args, &cli.global).await,
         Command::Identity(args) => identity::run(args, &cli.global).await,
+        Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Install(args) => service::install(args, &cli.global).await,
         Command::Uninstall(args) => service::uninstall(args, &cli.global).await,
         Command::Start(args) => service::lifecycle("start", args).await,

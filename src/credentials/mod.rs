@@ -5,6 +5,11 @@
 //! atomically, for headless boxes) and [`MemoryStore`] (ephemeral identities and tests).
 //! It does not decide *which* token to present to a gateway; that is the session's job.
 //!
+//! [`open_store`] picks the store: the OS keychain ([`keychain::KeychainStore`]) when one
+//! is usable, else the file; the choice is recorded in the state directory so a later run
+//! (say, at boot before the keychain is unlocked) fails closed instead of switching stores
+//! and silently becoming a new device.
+//!
 //! Never regenerate an identity silently: a store that cannot be read is an error, and
 //! only a store that positively says "nothing stored" leads to a fresh key.
 
@@ -18,6 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::DeviceIdentity;
 
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub mod keychain;
+
 /// Why a credential could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -29,6 +37,24 @@ pub enum CredentialError {
         /// The file or keychain entry.
         path: String,
         /// What went wrong.
+        reason: String,
+    },
+    /// The node's credentials are in a different store than the one asked for.
+    #[error(
+        "this node keeps its credentials in the {recorded} store, not the {wanted} store; switching would make it a new device (to start over on purpose: `openclaw-node reset`)"
+    )]
+    StoreMismatch {
+        /// The store recorded in the state directory.
+        recorded: String,
+        /// The store asked for.
+        wanted: String,
+    },
+    /// The keychain is required (recorded or forced) but cannot be used now.
+    #[error(
+        "the OS keychain is not usable: {reason}; unlock it (or run inside a desktop session), or start over with `openclaw-node reset` and --credential-store file"
+    )]
+    KeychainUnavailable {
+        /// Why.
         reason: String,
     },
     /// Writing failed; the previous contents are intact.
@@ -114,6 +140,113 @@ pub fn load_or_create_identity(
     store.save_identity(&identity)?;
     tracing::info!(device_id = %identity.device_id(), store = store.kind(), "created a new device identity");
     Ok(identity)
+}
+
+/// Which credential store to use (`--credential-store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreChoice {
+    /// The one this node used before; for a new node the keychain if usable, else a file.
+    #[default]
+    Auto,
+    /// The OS keychain; an error if it is not usable.
+    Keychain,
+    /// A 0600 file in the state directory.
+    File,
+}
+
+impl std::str::FromStr for StoreChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "keychain" => Ok(Self::Keychain),
+            "file" => Ok(Self::File),
+            other => Err(format!(
+                "unknown credential store {other:?} (auto, keychain, file)"
+            )),
+        }
+    }
+}
+
+/// The file in the state directory that records which store a node uses.
+const STORE_MARKER: &str = "credential-store";
+
+/// Opens the credential store for the node whose state lives in `state_dir`.
+pub fn open_store(
+    choice: StoreChoice,
+    state_dir: &Path,
+) -> Result<std::sync::Arc<dyn CredentialStore>, CredentialError> {
+    let marker_path = state_dir.join(STORE_MARKER);
+    let recorded = match fs::read_to_string(&marker_path) {
+        Ok(text) => Some(text.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A node from before the marker existed used the file store.
+            state_dir
+                .join("credentials.json")
+                .exists()
+                .then(|| "file".to_string())
+        }
+        Err(e) => {
+            return Err(CredentialError::Unreadable {
+                path: marker_path.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let wanted = match (choice, recorded.as_deref()) {
+        (StoreChoice::Auto, Some("keychain")) | (StoreChoice::Keychain, _) => "keychain",
+        (StoreChoice::Auto, Some("file")) | (StoreChoice::File, _) => "file",
+        (StoreChoice::Auto, Some(other)) => {
+            return Err(CredentialError::Unreadable {
+                path: marker_path.display().to_string(),
+                reason: format!("unknown credential store {other:?}"),
+            });
+        }
+        (StoreChoice::Auto, None) => "probe",
+    };
+    if let Some(recorded) = recorded.as_deref()
+        && wanted != "probe"
+        && wanted != recorded
+    {
+        return Err(CredentialError::StoreMismatch {
+            recorded: recorded.to_string(),
+            wanted: wanted.to_string(),
+        });
+    }
+    let store: std::sync::Arc<dyn CredentialStore> = match wanted {
+        "file" => std::sync::Arc::new(FileStore::in_state_dir(state_dir)),
+        "keychain" => match open_keychain(state_dir) {
+            Ok(store) => store,
+            Err(reason) => return Err(CredentialError::KeychainUnavailable { reason }),
+        },
+        _ => match open_keychain(state_dir) {
+            Ok(store) => store,
+            Err(reason) => {
+                tracing::info!(%reason, "no usable OS keychain; keeping credentials in a 0600 file");
+                std::sync::Arc::new(FileStore::in_state_dir(state_dir))
+            }
+        },
+    };
+    if recorded.is_none() {
+        fs::create_dir_all(state_dir)
+            .and_then(|()| fs::write(&marker_path, format!("{}\n", store.kind())))
+            .map_err(|e| CredentialError::Write {
+                path: marker_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(store)
+}
+
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn open_keychain(state_dir: &Path) -> Result<std::sync::Arc<dyn CredentialStore>, String> {
+    keychain::KeychainStore::open(state_dir)
+        .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn CredentialStore>)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn open_keychain(_state_dir: &Path) -> Result<std::sync::Arc<dyn CredentialStore>, String> {
+    Err("no keychain support on this platform".into())
 }
 
 /// The on-disk document of [`FileStore`].
@@ -428,6 +561,80 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn open_store_records_its_choice_and_refuses_to_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(StoreChoice::File, dir.path()).unwrap();
+        assert_eq!(store.kind(), "file");
+        let id = load_or_create_identity(store.as_ref()).unwrap();
+        let again = open_store(StoreChoice::Auto, dir.path()).unwrap();
+        assert_eq!(again.kind(), "file");
+        assert_eq!(
+            load_or_create_identity(again.as_ref()).unwrap().device_id(),
+            id.device_id()
+        );
+        let err = open_store(StoreChoice::Keychain, dir.path()).err().unwrap();
+        assert!(
+            matches!(err, CredentialError::StoreMismatch { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_recorded_keychain_that_is_gone_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(STORE_MARKER), "keychain\n").unwrap();
+        match open_store(StoreChoice::Auto, dir.path()) {
+            // A usable keychain here (desktop or CI with gnome-keyring): fine.
+            Ok(store) => assert_eq!(store.kind(), "keychain"),
+            Err(e) => {
+                assert!(
+                    matches!(e, CredentialError::KeychainUnavailable { .. }),
+                    "{e}"
+                );
+                assert!(!dir.path().join("credentials.json").exists());
+            }
+        }
+    }
+
+    /// Runs against a real Secret Service when one is usable (CI starts gnome-keyring
+    /// under dbus-run-session and sets OPENCLAW_TEST_REQUIRE_KEYCHAIN=1 so that a missing
+    /// keychain fails instead of skipping).
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    #[test]
+    fn keychain_store_round_trips_when_available() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = match keychain::KeychainStore::open(dir.path()) {
+            Ok(s) => s,
+            Err(reason) => {
+                assert!(
+                    std::env::var("OPENCLAW_TEST_REQUIRE_KEYCHAIN").is_err(),
+                    "a keychain was required but is not usable: {reason}"
+                );
+                eprintln!("skipped: no usable keychain here ({reason})");
+                return;
+            }
+        };
+        assert!(store.load_identity().unwrap().is_none());
+        let id = load_or_create_identity(&store).unwrap();
+        assert_eq!(
+            store.load_identity().unwrap().unwrap().device_id(),
+            id.device_id()
+        );
+        let tok = StoredToken {
+            token: "kc-token".into(),
+            scopes: vec!["a".into()],
+            issued_at_ms: Some(2),
+        };
+        store.save_token(&key(), &tok).unwrap();
+        assert_eq!(store.load_token(&key()).unwrap(), Some(tok));
+        store.clear_token(&key()).unwrap();
+        assert_eq!(store.load_token(&key()).unwrap(), None);
+        store.clear_all().unwrap();
+        assert!(store.load_identity().unwrap().is_none());
+        assert!(!store.location().contains("kc-token"));
     }
 
     #[test]
