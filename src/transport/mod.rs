@@ -5,6 +5,9 @@
 //! This module owns the socket up to the WebSocket upgrade; what flows over it is the
 //! session's business.
 
+pub mod path;
+pub mod tls;
+
 use std::sync::{Arc, OnceLock};
 
 use tokio::net::TcpStream;
