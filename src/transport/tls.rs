@@ -75,8 +75,16 @@ pub fn spki_fingerprint(der: &[u8]) -> Option<[u8; 32]> {
     spki_of(der).map(|spki| Sha256::digest(spki).into())
 }
 
-/// One DER TLV: (tag, header+content bytes, content bytes, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element: its tag, the whole element, its content, and what follows it.
+struct Tlv<'a> {
+    tag: u8,
+    whole: &'a [u8],
+    content: &'a [u8],
+    rest: &'a [u8],
+}
+
+/// Reads one DER element.
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
     let (&tag, rest) = input.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {
@@ -95,31 +103,33 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
         return None;
     }
     let header = input.len() - rest.len();
-    Some((tag, &input[..header + len], &rest[..len], &rest[len..]))
+    Some(Tlv {
+        tag,
+        whole: &input[..header + len],
+        content: &rest[..len],
+        rest: &rest[len..],
+    })
+}
+
+/// Reads one DER element that must be a SEQUENCE.
+fn sequence(input: &[u8]) -> Option<Tlv<'_>> {
+    tlv(input).filter(|t| t.tag == 0x30)
 }
 
 /// Finds the SubjectPublicKeyInfo element of an X.509 certificate.
 fn spki_of(cert: &[u8]) -> Option<&[u8]> {
-    let (0x30, _, cert_body, _) = tlv(cert)? else {
-        return None;
-    };
-    let (0x30, _, tbs, _) = tlv(cert_body)? else {
-        return None;
-    };
+    let tbs = sequence(sequence(cert)?.content)?.content;
     let mut rest = tbs;
     // [0] version (optional)
-    let (tag, _, _, after) = tlv(rest)?;
-    if tag == 0xa0 {
-        rest = after;
+    let first = tlv(rest)?;
+    if first.tag == 0xa0 {
+        rest = first.rest;
     }
     // serialNumber, signature, issuer, validity, subject
     for _ in 0..5 {
-        rest = tlv(rest)?.3;
+        rest = tlv(rest)?.rest;
     }
-    let (0x30, whole, _, _) = tlv(rest)? else {
-        return None;
-    };
-    Some(whole)
+    Some(sequence(rest)?.whole)
 }
 
 /// A verifier that accepts exactly the pinned certificate (or key).
