@@ -6,6 +6,7 @@
 //! session's business.
 
 pub mod path;
+pub mod ssh;
 pub mod tls;
 
 use std::sync::{Arc, OnceLock};
