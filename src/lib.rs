@@ -42,6 +42,7 @@ pub mod protocol;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod status;
 pub mod transport;
 
 /// The version reported in `connect.client.version` and `--version`.
