@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod reset;
 pub mod run;
 pub mod service;
+pub mod status;
 
 /// Exit codes. Supervisors (systemd `RestartPreventExitStatus`, launchd) use them to stop
 /// restarting a node that cannot succeed without a human.
@@ -151,6 +152,9 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Show this node's device id and public key.
     Identity(identity::Args),
+    /// Show what the running node is doing (state, approvals, gateway, commands, last
+    /// error), or its metrics with --metrics / --prometheus.
+    Status(status::Args),
     /// Remove this node's device key and tokens (after confirmation); it will have to
     /// pair again as a new device.
     Reset(reset::Args),
@@ -209,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices::run(args, &cli.global).await,
         Command::Nodes(args) => nodes::run(args, &cli.global).await,
         Command::Identity(args) => identity::run(args, &cli.global).await,
+        Command::Status(args) => status::run(args, &cli.global).await,
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Install(args) => service::install(args, &cli.global).await,
         Command::Uninstall(args) => service::uninstall(args, &cli.global).await,

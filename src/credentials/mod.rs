@@ -171,6 +171,18 @@ impl std::str::FromStr for StoreChoice {
 /// The file in the state directory that records which store a node uses.
 const STORE_MARKER: &str = "credential-store";
 
+/// The store a node in `state_dir` uses, as recorded there (`None` for a new node).
+/// Reads only; creates nothing.
+pub fn recorded_store(state_dir: &Path) -> Option<StoreChoice> {
+    match fs::read_to_string(state_dir.join(STORE_MARKER)) {
+        Ok(text) => text.trim().parse().ok(),
+        Err(_) => state_dir
+            .join("credentials.json")
+            .exists()
+            .then_some(StoreChoice::File),
+    }
+}
+
 /// Opens the credential store for the node whose state lives in `state_dir`.
 pub fn open_store(
     choice: StoreChoice,
