@@ -15,6 +15,7 @@ pub mod consts;
 pub mod frames;
 pub mod node;
 pub mod operator;
+pub mod setup_code;
 
 pub use connect::*;
 pub use consts::*;

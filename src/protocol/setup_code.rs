@@ -1,0 +1,171 @@
+//! Setup codes (spec §7.5): the base64url (no padding) of a small JSON object
+//! `{"url": "ws(s)://host:port", "bootstrapToken": "…"}` (optionally `urls`, and a TLS pin),
+//! pasted raw, as an `oc-pair://<code>` link, or inside a join URL. The bootstrap token in
+//! it is single-use and short-lived; it is used for the first connect only and never
+//! stored.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// A decoded setup code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupCode {
+    /// The gateway URL to dial.
+    pub url: String,
+    /// Other URLs the gateway can be reached at.
+    pub other_urls: Vec<String>,
+    /// The single-use bootstrap token.
+    pub bootstrap_token: Secret,
+    /// A TLS certificate pin, when the code carries one.
+    pub tls_fingerprint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCode {
+    url: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+    bootstrap_token: Option<String>,
+    token: Option<String>,
+    #[serde(alias = "tlsFingerprintSha256", alias = "fingerprint")]
+    tls_fingerprint: Option<String>,
+}
+
+/// Why a setup code was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setup code: {0}")]
+pub struct SetupCodeError(pub String);
+
+/// The largest setup code we look at (they are a few hundred bytes).
+const MAX_CODE_LEN: usize = 8 * 1024;
+
+/// Pulls the code out of the forms people paste: the raw code, `oc-pair://CODE`, or a URL
+/// carrying it in a `code`/`setup`/`pair` query parameter or in the fragment.
+fn extract(input: &str) -> &str {
+    let input = input.trim();
+    if let Some(rest) = input.strip_prefix("oc-pair://") {
+        return rest.trim_end_matches('/');
+    }
+    if let Ok(url) = url::Url::parse(input)
+        && matches!(url.scheme(), "http" | "https" | "openclaw")
+    {
+        for (key, value) in url.query_pairs() {
+            if matches!(key.as_ref(), "code" | "setup" | "setupCode" | "pair") {
+                let start = input.find(value.as_ref()).unwrap_or(0);
+                return &input[start..start + value.len()];
+            }
+        }
+        if let Some(fragment) = url.fragment().filter(|f| !f.is_empty()) {
+            let start = input.len() - fragment.len();
+            return &input[start..];
+        }
+    }
+    input
+}
+
+/// Decodes a setup code in any of its pasted forms.
+pub fn parse_setup_code(input: &str) -> Result<SetupCode, SetupCodeError> {
+    if input.len() > MAX_CODE_LEN {
+        return Err(SetupCodeError("too long".into()));
+    }
+    let code = extract(input).trim();
+    if code.is_empty() {
+        return Err(SetupCodeError("empty".into()));
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(code.trim_end_matches('='))
+        .or_else(|_| STANDARD.decode(code))
+        .map_err(|_| SetupCodeError("not base64url".into()))?;
+    let raw: RawCode = serde_json::from_slice(&bytes)
+        .map_err(|e| SetupCodeError(format!("not a setup code document ({e})")))?;
+    let url = raw
+        .url
+        .or_else(|| raw.urls.first().cloned())
+        .ok_or_else(|| SetupCodeError("no gateway url".into()))?;
+    let parsed = url::Url::parse(&url).map_err(|_| SetupCodeError("bad gateway url".into()))?;
+    if !matches!(parsed.scheme(), "ws" | "wss") {
+        return Err(SetupCodeError(
+            "the gateway url must be ws:// or wss://".into(),
+        ));
+    }
+    let token = raw
+        .bootstrap_token
+        .or(raw.token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| SetupCodeError("no bootstrap token".into()))?;
+    if token.len() > 256 || !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(SetupCodeError("the bootstrap token is malformed".into()));
+    }
+    Ok(SetupCode {
+        other_urls: raw.urls.into_iter().filter(|u| *u != url).collect(),
+        url,
+        bootstrap_token: Secret::new(token),
+        tls_fingerprint: raw.tls_fingerprint,
+    })
+}
+
+/// Encodes a setup code (the embedded gateway mints these).
+pub fn encode_setup_code(url: &str, bootstrap_token: &str) -> String {
+    let doc = serde_json::json!({"url": url, "bootstrapToken": bootstrap_token});
+    URL_SAFE_NO_PAD.encode(doc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_in_every_form() {
+        let code = encode_setup_code("ws://127.0.0.1:18789", "boot-123");
+        for form in [
+            code.clone(),
+            format!("  {code}\n"),
+            format!("oc-pair://{code}"),
+            format!("https://gw.example/join?code={code}"),
+            format!("https://gw.example/join#{code}"),
+        ] {
+            let c = parse_setup_code(&form).unwrap_or_else(|e| panic!("{form}: {e}"));
+            assert_eq!(c.url, "ws://127.0.0.1:18789");
+            assert_eq!(c.bootstrap_token.expose(), "boot-123");
+        }
+    }
+
+    #[test]
+    fn rejects_garbage_without_echoing_it() {
+        for bad in [
+            "",
+            "!!!",
+            "oc-pair://",
+            &URL_SAFE_NO_PAD.encode("{\"url\":\"ftp://x\",\"bootstrapToken\":\"t\"}"),
+            &URL_SAFE_NO_PAD.encode("{\"url\":\"ws://x\"}"),
+            &URL_SAFE_NO_PAD.encode("[1]"),
+            &"a".repeat(MAX_CODE_LEN + 1),
+        ] {
+            let err = parse_setup_code(bad).unwrap_err();
+            assert!(!err.to_string().contains("bootstrapToken\":\"t"), "{err}");
+        }
+        let with_secret =
+            URL_SAFE_NO_PAD.encode("{\"url\":\"ftp://x\",\"bootstrapToken\":\"sekrit\"}");
+        assert!(
+            !parse_setup_code(&with_secret)
+                .unwrap_err()
+                .to_string()
+                .contains("sekrit")
+        );
+    }
+
+    #[test]
+    fn legacy_token_field_and_pin_are_read() {
+        let code = URL_SAFE_NO_PAD.encode(
+            "{\"urls\":[\"wss://a:1\",\"ws://b:2\"],\"token\":\"t\",\"tlsFingerprint\":\"ab\"}",
+        );
+        let c = parse_setup_code(&code).unwrap();
+        assert_eq!(c.url, "wss://a:1");
+        assert_eq!(c.other_urls, vec!["ws://b:2".to_string()]);
+        assert_eq!(c.tls_fingerprint.as_deref(), Some("ab"));
+    }
+}
