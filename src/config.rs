@@ -36,6 +36,20 @@ pub struct RawConfig {
     /// `[commands]`
     #[serde(default)]
     pub commands: RawCommands,
+    /// `[device]`
+    #[serde(default)]
+    pub device: RawDevice,
+}
+
+/// `[device]`: the `device.info` / `device.status` commands and host stats.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    /// Serve `device.info` and `device.status` (default false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Publish `node.host.stats` after each connect and every minute (default true).
+    pub host_stats: Option<bool>,
 }
 
 /// `[gateway]`
@@ -109,6 +123,10 @@ pub struct Config {
     pub command_allow: Option<Vec<String>>,
     /// Node-local denylist.
     pub command_deny: Vec<String>,
+    /// Serve `device.info` / `device.status`.
+    pub device_commands: bool,
+    /// Publish `node.host.stats`.
+    pub host_stats: bool,
 }
 
 /// A configuration problem, with the file it came from when there is one.
@@ -258,6 +276,8 @@ impl Config {
             instance_id: raw.node.instance_id,
             command_allow: raw.commands.allow,
             command_deny: raw.commands.deny,
+            device_commands: raw.device.enabled,
+            host_stats: raw.device.host_stats.unwrap_or(true),
         })
     }
 }

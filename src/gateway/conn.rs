@@ -1,0 +1,605 @@
+//! One gateway connection: the challenge, the `connect` checks in the order of spec §13.1
+//! (frame limits, closed params, protocol range, device proof, credentials, pairing), the
+//! hello-ok, then frames until the peer leaves, the gateway stops, or a test drops every
+//! connection. Each connection is its own task; its errors never reach the accept loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+
+use super::http::Prefixed;
+use super::{ConnEntry, GatewayAuth, Shared};
+use crate::identity::{self, SignaturePayload};
+use crate::protocol::*;
+use crate::secret::constant_time_eq;
+
+type Ws = WebSocketStream<Prefixed<TcpStream>>;
+
+/// A frame for a connection's socket.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A text frame.
+    Text(String),
+    /// Close with code and reason.
+    Close(u16, String),
+}
+
+/// What the handshake established.
+pub(crate) struct Session {
+    pub conn_id: u64,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub device_id: Option<String>,
+}
+
+async fn close(ws: &mut Ws, code: u16, reason: &str) {
+    let _ = ws
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
+        })))
+        .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+}
+
+async fn refuse(ws: &mut Ws, id: &str, error: ErrorShape, code: u16, reason: &str) {
+    let _ = ws
+        .send(Message::text(Frame::err(id, error).to_text()))
+        .await;
+    close(ws, code, reason).await;
+}
+
+fn detail_error(code: &str, message: &str, detail: &str, reason: &str) -> ErrorShape {
+    ErrorShape::new(code, message).with_details(json!({"code": detail, "reason": reason}))
+}
+
+/// Runs one upgraded connection to its end.
+pub(crate) async fn run(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: SocketAddr) {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_PAYLOAD_BYTES))
+        .max_frame_size(Some(MAX_PAYLOAD_BYTES));
+    let mut ws = match tokio_tungstenite::accept_async_with_config(io, Some(config)).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "websocket upgrade failed");
+            return;
+        }
+    };
+    let span = tracing::debug_span!("gw_conn", %peer);
+    let _g = span.enter();
+    drop(_g);
+    let (out_tx, out_rx) = mpsc::channel::<Out>(1024);
+    let Some(session) = handshake(&shared, &mut ws, peer, &out_tx).await else {
+        return;
+    };
+    serve(shared, ws, session, out_tx, out_rx).await;
+}
+
+/// The handshake; `None` when the connection was refused (the socket is closed).
+async fn handshake(
+    shared: &Arc<Shared>,
+    ws: &mut Ws,
+    peer: SocketAddr,
+    out: &mpsc::Sender<Out>,
+) -> Option<Session> {
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let ts = crate::now_ms();
+    let challenge = Frame::event(events::CONNECT_CHALLENGE, json!({"nonce": nonce, "ts": ts}));
+    ws.send(Message::text(challenge.to_text())).await.ok()?;
+
+    let first = tokio::time::timeout(PREAUTH_TIMEOUT, ws.next()).await;
+    let text = match first {
+        Err(_) => {
+            close(ws, close_codes::POLICY, "handshake timeout").await;
+            return None;
+        }
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        Ok(Some(Ok(Message::Binary(_)))) => {
+            close(ws, close_codes::NORMAL, "").await;
+            return None;
+        }
+        Ok(Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_)))) => {
+            close(ws, close_codes::TOO_LARGE, "preauth payload too large").await;
+            return None;
+        }
+        _ => return None,
+    };
+    if text.len() > MAX_PREAUTH_PAYLOAD_BYTES {
+        close(ws, close_codes::TOO_LARGE, "preauth payload too large").await;
+        return None;
+    }
+    let frame = match Frame::parse_strict(&text) {
+        Ok(f) => f,
+        Err(FrameError::Json(_)) => {
+            close(ws, close_codes::NORMAL, "").await;
+            return None;
+        }
+        Err(e) => {
+            close(ws, close_codes::POLICY, &format!("invalid handshake: {e}")).await;
+            return None;
+        }
+    };
+    let Frame::Req(req) = frame else {
+        close(
+            ws,
+            close_codes::POLICY,
+            "invalid handshake: expected a request",
+        )
+        .await;
+        return None;
+    };
+    let invalid = |m: String| ErrorShape::new(error_codes::INVALID_REQUEST, m);
+    if req.method != methods::CONNECT {
+        refuse(
+            ws,
+            &req.id,
+            invalid("invalid handshake: first request must be connect".into()),
+            close_codes::POLICY,
+            "invalid handshake",
+        )
+        .await;
+        return None;
+    }
+    let params: ConnectParams = match serde_json::from_value(req.params.unwrap_or(Value::Null)) {
+        Ok(p) => p,
+        Err(e) => {
+            refuse(
+                ws,
+                &req.id,
+                invalid(format!("invalid connect params: {e}")),
+                close_codes::POLICY,
+                "invalid connect params",
+            )
+            .await;
+            return None;
+        }
+    };
+    if !CLIENT_IDS.contains(&params.client.id.as_str())
+        || !CLIENT_MODES.contains(&params.client.mode.as_str())
+        || params.client.version.is_empty()
+        || params.client.platform.is_empty()
+    {
+        refuse(
+            ws,
+            &req.id,
+            invalid("invalid connect params: at /client: unknown client id or mode".into()),
+            close_codes::POLICY,
+            "invalid connect params",
+        )
+        .await;
+        return None;
+    }
+    let role = params.role.clone().unwrap_or_else(|| ROLE_OPERATOR.into());
+    let is_node_client = role == ROLE_NODE && params.client.mode == CLIENT_MODE_NODE;
+    let min_ok = if is_node_client {
+        MIN_NODE_PROTOCOL_VERSION
+    } else {
+        PROTOCOL_VERSION
+    };
+    let speaks = |v: u32| params.min_protocol <= v && v <= params.max_protocol;
+    if !(speaks(PROTOCOL_VERSION) || (min_ok < PROTOCOL_VERSION && speaks(min_ok))) {
+        let e = ErrorShape::new(error_codes::INVALID_REQUEST, "protocol mismatch").with_details(
+            json!({
+                "code": detail_codes::PROTOCOL_MISMATCH,
+                "clientMinProtocol": params.min_protocol,
+                "clientMaxProtocol": params.max_protocol,
+                "expectedProtocol": PROTOCOL_VERSION,
+                "minimumProbeProtocol": MIN_PROBE_PROTOCOL_VERSION,
+            }),
+        );
+        refuse(
+            ws,
+            &req.id,
+            e,
+            close_codes::PROTOCOL_MISMATCH,
+            "protocol mismatch",
+        )
+        .await;
+        return None;
+    }
+    if role != ROLE_NODE && role != ROLE_OPERATOR {
+        refuse(
+            ws,
+            &req.id,
+            invalid(format!("invalid role: {role}")),
+            close_codes::POLICY,
+            "invalid role",
+        )
+        .await;
+        return None;
+    }
+    if role == ROLE_NODE && params.device.is_none() {
+        let e = ErrorShape::new(error_codes::NOT_PAIRED, "device identity required")
+            .with_details(json!({"code": detail_codes::DEVICE_IDENTITY_REQUIRED}));
+        refuse(
+            ws,
+            &req.id,
+            e,
+            close_codes::POLICY,
+            "device identity required",
+        )
+        .await;
+        return None;
+    }
+    let auth = params.auth.clone().unwrap_or_default();
+    // Device proof (spec §5.3).
+    if let Some(device) = &params.device {
+        let failure = check_device(device, &params, &role, &nonce, &auth);
+        if let Some(e) = failure {
+            tracing::info!(%peer, reason = ?e.detail_code(), "refused a device proof");
+            refuse(ws, &req.id, e, close_codes::POLICY, "device auth failed").await;
+            return None;
+        }
+    }
+    // Credentials (spec §7.2).
+    let device_id = params.device.as_ref().map(|d| d.id.clone());
+    let method = match authenticate(shared, &auth, device_id.as_deref(), &role) {
+        Ok(m) => m,
+        Err(e) => {
+            let reason = e.message.clone();
+            refuse(ws, &req.id, e, close_codes::POLICY, &reason).await;
+            return None;
+        }
+    };
+    if method == "bootstrap-token"
+        && let (Some(token), Some(id)) = (&auth.bootstrap_token, &device_id)
+    {
+        shared
+            .lock()
+            .bootstrap
+            .entry(token.clone())
+            .and_modify(|b| b.bound_device = Some(id.clone()));
+    }
+    let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let scopes = if role == ROLE_NODE {
+        Vec::new()
+    } else {
+        params.scopes.clone().unwrap_or_default()
+    };
+    // Pairing (nodes only in this minimal gateway).
+    let mut device_token = None;
+    let mut issued_at = None;
+    if role == ROLE_NODE {
+        let device = params.device.as_ref().expect("checked above");
+        match super::methods::admit_device(shared, device, &params, peer) {
+            Ok((token, at)) => {
+                device_token = Some(token);
+                issued_at = Some(at);
+            }
+            Err(e) => {
+                let reason = match e.detail_str("requestId") {
+                    Some(id) => {
+                        format!("pairing required: device is not approved yet (requestId: {id})")
+                    }
+                    None => e.message.clone(),
+                };
+                refuse(ws, &req.id, e, close_codes::POLICY, &reason).await;
+                return None;
+            }
+        }
+        if let (Some(token), true) = (&auth.bootstrap_token, method == "bootstrap-token") {
+            shared.lock().bootstrap.remove(token);
+        }
+    }
+    let hello = json!({
+        "type": "hello-ok",
+        "protocol": PROTOCOL_VERSION,
+        "server": {"version": format!("openclaw-node-embedded/{}", crate::VERSION), "connId": format!("c-{conn_id}")},
+        "features": {
+            "methods": if role == ROLE_NODE {
+                json!([methods::NODE_INVOKE_RESULT, methods::NODE_INVOKE_PROGRESS, methods::NODE_EVENT])
+            } else {
+                json!([methods::DEVICE_PAIR_LIST, methods::DEVICE_PAIR_APPROVE, methods::DEVICE_PAIR_REJECT,
+                       methods::DEVICE_PAIR_REMOVE, methods::NODE_PAIR_LIST, methods::NODE_PAIR_APPROVE,
+                       methods::NODE_PAIR_REJECT, methods::NODE_LIST, methods::NODE_DESCRIBE, methods::NODE_INVOKE])
+            },
+            "events": [events::TICK, events::SHUTDOWN, events::NODE_INVOKE_REQUEST, events::NODE_INVOKE_CANCEL,
+                       events::NODE_PAIR_RESOLVED, events::DEVICE_PAIR_REQUESTED, events::DEVICE_PAIR_RESOLVED,
+                       events::NODE_PAIR_REQUESTED],
+            "capabilities": [],
+        },
+        "snapshot": {"presence": [], "health": {}, "stateVersion": {"presence": 0, "health": 0},
+                     "uptimeMs": shared.started.elapsed().as_millis() as u64},
+        "auth": {"method": method, "role": role, "scopes": scopes, "deviceToken": device_token, "issuedAtMs": issued_at},
+        "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES,
+                   "tickIntervalMs": shared.config.tick_interval.as_millis() as u64},
+    });
+    ws.send(Message::text(Frame::ok(req.id, hello).to_text()))
+        .await
+        .ok()?;
+    tracing::info!(%peer, conn_id, %role, device = device_id.as_deref().unwrap_or("-"), "client connected");
+    let session = Session {
+        conn_id,
+        role,
+        scopes,
+        device_id,
+    };
+    if session.role == ROLE_NODE {
+        super::methods::register_node(shared, &session, &params, peer, out.clone());
+    }
+    Some(session)
+}
+
+/// Checks a device proof in the order of spec §5.3; `Some(error)` when it fails.
+fn check_device(
+    device: &DeviceProof,
+    params: &ConnectParams,
+    role: &str,
+    nonce: &str,
+    auth: &AuthParams,
+) -> Option<ErrorShape> {
+    use detail_codes::*;
+    let bad = |message: &str, code: &str, reason: &str| {
+        Some(detail_error(
+            error_codes::INVALID_REQUEST,
+            message,
+            code,
+            reason,
+        ))
+    };
+    let Some(key) = identity::normalize_public_key(&device.public_key) else {
+        return bad(
+            "device public key invalid",
+            DEVICE_AUTH_PUBLIC_KEY_INVALID,
+            "device-public-key",
+        );
+    };
+    if identity::device_id_for(&key) != device.id {
+        return bad(
+            "device identity mismatch",
+            DEVICE_AUTH_DEVICE_ID_MISMATCH,
+            "device-id-mismatch",
+        );
+    }
+    let skew = (crate::now_ms() as i64 - device.signed_at as i64).abs();
+    if skew > SIGNATURE_SKEW_MS {
+        return bad(
+            "device signature expired",
+            DEVICE_AUTH_SIGNATURE_EXPIRED,
+            "device-signature-stale",
+        );
+    }
+    if device.nonce.trim().is_empty() {
+        return bad(
+            "device nonce required",
+            DEVICE_AUTH_NONCE_REQUIRED,
+            "device-nonce-missing",
+        );
+    }
+    if device.nonce != nonce {
+        return bad(
+            "device nonce mismatch",
+            DEVICE_AUTH_NONCE_MISMATCH,
+            "device-nonce-mismatch",
+        );
+    }
+    let scopes = params.scopes.clone().unwrap_or_default();
+    let payload = SignaturePayload {
+        device_id: &device.id,
+        client_id: &params.client.id,
+        client_mode: &params.client.mode,
+        role,
+        scopes: &scopes,
+        signed_at_ms: device.signed_at,
+        token: auth.signed_token(),
+        nonce: &device.nonce,
+        platform: Some(&params.client.platform),
+        device_family: params.client.device_family.as_deref(),
+    };
+    if identity::verify(&key, &payload.v3(), &device.signature)
+        || identity::verify(&key, &payload.v2(), &device.signature)
+    {
+        return None;
+    }
+    bad(
+        "device signature invalid",
+        DEVICE_AUTH_SIGNATURE_INVALID,
+        "device-signature",
+    )
+}
+
+fn auth_error(
+    message: &str,
+    code: &str,
+    reason: &str,
+    retry_device: bool,
+    next: &str,
+) -> ErrorShape {
+    ErrorShape::new(error_codes::INVALID_REQUEST, message).with_details(json!({
+        "code": code,
+        "authReason": reason,
+        "canRetryWithDeviceToken": retry_device,
+        "recommendedNextStep": next,
+    }))
+}
+
+/// The credential cascade; returns the auth method on success.
+fn authenticate(
+    shared: &Shared,
+    auth: &AuthParams,
+    device_id: Option<&str>,
+    role: &str,
+) -> Result<&'static str, ErrorShape> {
+    use detail_codes::*;
+    let (shared_ok, shared_given, what) = match &shared.config.auth {
+        GatewayAuth::None => (true, true, "none"),
+        GatewayAuth::Token(t) => (
+            auth.token
+                .as_deref()
+                .is_some_and(|g| constant_time_eq(g, t.expose())),
+            auth.token.is_some(),
+            "token",
+        ),
+        GatewayAuth::Password(p) => (
+            auth.password
+                .as_deref()
+                .is_some_and(|g| constant_time_eq(g, p.expose())),
+            auth.password.is_some(),
+            "password",
+        ),
+    };
+    if shared_ok {
+        return Ok(what);
+    }
+    let inner = shared.lock();
+    let stored = device_id
+        .and_then(|id| inner.persisted.devices.get(id))
+        .and_then(|d| d.tokens.get(role))
+        .map(|t| t.token.clone());
+    let candidate = auth.device_token.as_deref().or(auth.token.as_deref());
+    if let (Some(c), Some(s)) = (candidate, stored.as_deref())
+        && constant_time_eq(c, s)
+    {
+        return Ok("device-token");
+    }
+    if let Some(boot) = auth.bootstrap_token.as_deref()
+        && let Some(b) = inner.bootstrap.get(boot)
+        && b.expires_at > std::time::Instant::now()
+        && b.bound_device
+            .as_deref()
+            .is_none_or(|d| Some(d) == device_id)
+        && device_id.is_some()
+    {
+        return Ok("bootstrap-token");
+    }
+    if auth.bootstrap_token.is_some() && auth.token.is_none() && auth.password.is_none() {
+        return Err(auth_error(
+            "unauthorized: bootstrap token invalid or expired",
+            AUTH_BOOTSTRAP_TOKEN_INVALID,
+            "bootstrap_token_invalid",
+            false,
+            "update_auth_credentials",
+        ));
+    }
+    if auth.device_token.is_some() {
+        return Err(auth_error(
+            "unauthorized: device token mismatch (rotate/reissue device token)",
+            AUTH_DEVICE_TOKEN_MISMATCH,
+            "device_token_mismatch",
+            false,
+            "update_auth_credentials",
+        ));
+    }
+    let can_retry = stored.is_some();
+    match (&shared.config.auth, shared_given) {
+        (GatewayAuth::Token(_), false) => Err(auth_error(
+            "unauthorized: gateway token missing (provide gateway auth token)",
+            AUTH_TOKEN_MISSING,
+            "token_missing",
+            can_retry,
+            "update_auth_configuration",
+        )),
+        (GatewayAuth::Token(_), true) => Err(auth_error(
+            "unauthorized: gateway token mismatch (provide gateway auth token)",
+            AUTH_TOKEN_MISMATCH,
+            "token_mismatch",
+            can_retry,
+            if can_retry {
+                "retry_with_device_token"
+            } else {
+                "update_auth_credentials"
+            },
+        )),
+        (GatewayAuth::Password(_), false) => Err(auth_error(
+            "unauthorized: gateway password missing (provide gateway auth password)",
+            AUTH_PASSWORD_MISSING,
+            "password_missing",
+            can_retry,
+            "update_auth_configuration",
+        )),
+        _ => Err(auth_error(
+            "unauthorized: gateway password mismatch (provide gateway auth password)",
+            AUTH_PASSWORD_MISMATCH,
+            "password_mismatch",
+            can_retry,
+            "update_auth_credentials",
+        )),
+    }
+}
+
+/// The post-handshake loop.
+async fn serve(
+    shared: Arc<Shared>,
+    ws: Ws,
+    session: Session,
+    out_tx: mpsc::Sender<Out>,
+    mut out_rx: mpsc::Receiver<Out>,
+) {
+    shared.lock().conns.insert(
+        session.conn_id,
+        ConnEntry {
+            role: session.role.clone(),
+            device_id: session.device_id.clone(),
+            out: out_tx.clone(),
+        },
+    );
+    let (mut sink, mut stream) = ws.split();
+    let drop_token = shared
+        .drop_token
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut tick = tokio::time::interval(shared.config.tick_interval);
+    tick.tick().await;
+    let mut seq: u64 = 0;
+    let session = Arc::new(session);
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                match Frame::parse_strict(&text) {
+                    Ok(Frame::Req(req)) => {
+                        super::methods::handle_request(&shared, &session, req, &out_tx);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "ignoring an invalid frame"),
+                }
+            }
+            out = out_rx.recv() => {
+                let Some(out) = out else { break };
+                let result = match out {
+                    Out::Text(t) => sink.send(Message::text(t)).await,
+                    Out::Close(code, reason) => {
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))).await;
+                        break;
+                    }
+                };
+                if result.is_err() {
+                    break;
+                }
+            }
+            _ = tick.tick() => {
+                let ev = Frame::Event(EventFrame { event: events::TICK.into(), payload: Some(json!({"ts": crate::now_ms()})), seq: Some(seq), state_version: None });
+                seq += 1;
+                if sink.send(Message::text(ev.to_text())).await.is_err() {
+                    break;
+                }
+            }
+            _ = drop_token.cancelled() => {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: CloseCode::from(close_codes::SERVICE_RESTART), reason: "connections dropped".into() }))).await;
+                break;
+            }
+            _ = shared.shutdown.cancelled() => {
+                let ev = Frame::event(events::SHUTDOWN, json!({"reason": "gateway stopping"}));
+                let _ = sink.send(Message::text(ev.to_text())).await;
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: CloseCode::from(close_codes::SERVICE_RESTART), reason: "service restart".into() }))).await;
+                break;
+            }
+        }
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), sink.close()).await;
+    super::methods::disconnect(&shared, &session);
+}

@@ -1,0 +1,788 @@
+//! What the embedded gateway does with each request: device admission and pairing, the
+//! node registry and command-surface approval, the operator methods of spec §13, and the
+//! node methods (`node.invoke.result`, `node.invoke.progress`, `node.event`).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::conn::{Out, Session};
+use super::state::DeviceRecord;
+use super::{NodeSession, PendingInvoke, Shared};
+use crate::protocol::*;
+
+fn invalid(message: impl Into<String>) -> ErrorShape {
+    ErrorShape::new(error_codes::INVALID_REQUEST, message)
+}
+
+fn short_id(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..12])
+}
+
+fn mint_token() -> String {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).expect("the OS random source is available");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn normalized_key(text: &str) -> String {
+    crate::identity::normalize_public_key(text)
+        .map(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k))
+        .unwrap_or_else(|| text.to_string())
+}
+
+/// Lets a node device in, or records a pairing request and refuses it.
+/// On success returns its device token for role node and when it was issued.
+pub(crate) fn admit_device(
+    shared: &Arc<Shared>,
+    device: &DeviceProof,
+    params: &ConnectParams,
+    peer: SocketAddr,
+) -> Result<(String, u64), ErrorShape> {
+    let now = crate::now_ms();
+    let key = normalized_key(&device.public_key);
+    let mut changed = false;
+    let mut requested = None;
+    let result = {
+        let mut inner = shared.lock();
+        if let Some(request_id) = inner.rejected_devices.remove(&device.id) {
+            return Err(ErrorShape::new(error_codes::NOT_PAIRED, "pairing rejected").with_details(
+                json!({"code": detail_codes::PAIRING_REJECTED, "requestId": request_id, "deviceId": device.id}),
+            ));
+        }
+        let ttl = PAIRING_REQUEST_TTL.as_millis() as u64;
+        inner
+            .persisted
+            .pending_devices
+            .retain(|p| now.saturating_sub(p.ts) < ttl);
+        let paired = inner
+            .persisted
+            .devices
+            .get(&device.id)
+            .is_some_and(|d| d.public_key == key && d.roles.contains(ROLE_NODE));
+        if !paired && shared.config.auto_approve_devices {
+            inner.persisted.devices.insert(
+                device.id.clone(),
+                DeviceRecord {
+                    public_key: key.clone(),
+                    display_name: params.client.display_name.clone(),
+                    platform: Some(params.client.platform.clone()),
+                    device_family: params.client.device_family.clone(),
+                    roles: BTreeSet::from([ROLE_NODE.to_string()]),
+                    approved_at_ms: now,
+                    ..Default::default()
+                },
+            );
+            inner
+                .persisted
+                .pending_devices
+                .retain(|p| p.device_id != device.id);
+            changed = true;
+        } else if !paired {
+            let existing = inner
+                .persisted
+                .pending_devices
+                .iter_mut()
+                .find(|p| p.device_id == device.id && p.public_key == key);
+            let request = match existing {
+                Some(p) => {
+                    p.ts = now;
+                    p.clone()
+                }
+                None => {
+                    let p = PendingDevice {
+                        request_id: short_id("r"),
+                        device_id: device.id.clone(),
+                        public_key: key.clone(),
+                        display_name: params.client.display_name.clone(),
+                        platform: Some(params.client.platform.clone()),
+                        device_family: params.client.device_family.clone(),
+                        client_id: Some(params.client.id.clone()),
+                        client_mode: Some(params.client.mode.clone()),
+                        role: Some(ROLE_NODE.into()),
+                        scopes: Some(Vec::new()),
+                        remote_ip: Some(peer.ip().to_string()),
+                        silent: Some(false),
+                        ts: now,
+                    };
+                    inner.persisted.pending_devices.push(p.clone());
+                    requested = Some(p.clone());
+                    p
+                }
+            };
+            drop(inner);
+            if let Some(p) = requested {
+                shared.persist();
+                shared.broadcast_operators(
+                    events::DEVICE_PAIR_REQUESTED,
+                    serde_json::to_value(&p).unwrap_or_default(),
+                );
+                tracing::info!(request_id = %p.request_id, device = %p.device_id, "device pairing requested");
+            }
+            return Err(ErrorShape::new(
+                error_codes::NOT_PAIRED,
+                "pairing required: device is not approved yet",
+            )
+            .with_details(json!({
+                "code": detail_codes::PAIRING_REQUIRED,
+                "reason": "not-paired",
+                "requestId": request.request_id,
+                "remediationHint": "Approve this device from the pending pairing requests.",
+                "deviceId": device.id,
+                "requestedRole": ROLE_NODE,
+            })));
+        }
+        let record = inner
+            .persisted
+            .devices
+            .get_mut(&device.id)
+            .expect("paired above");
+        let token = record.tokens.entry(ROLE_NODE.into()).or_insert_with(|| {
+            changed = true;
+            super::state::TokenRecord {
+                token: mint_token(),
+                issued_at_ms: now,
+            }
+        });
+        Ok((token.token.clone(), token.issued_at_ms))
+    };
+    if changed {
+        shared.persist();
+    }
+    result
+}
+
+/// Registers a node session after hello-ok and opens a command-surface request when its
+/// declared commands go beyond the approved ones.
+pub(crate) fn register_node(
+    shared: &Arc<Shared>,
+    session: &Session,
+    params: &ConnectParams,
+    peer: SocketAddr,
+    out: mpsc::Sender<Out>,
+) {
+    let Some(node_id) = session.device_id.clone() else {
+        return;
+    };
+    let declared: BTreeSet<String> = params
+        .commands
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let now = crate::now_ms();
+    let mut changed = false;
+    let mut requested = None;
+    {
+        let mut inner = shared.lock();
+        let approved = inner
+            .persisted
+            .devices
+            .get(&node_id)
+            .and_then(|d| d.approved_commands.clone())
+            .unwrap_or_default();
+        let missing: Vec<String> = declared.difference(&approved).cloned().collect();
+        let mut effective: BTreeSet<String> = declared.intersection(&approved).cloned().collect();
+        if !missing.is_empty() {
+            if shared.config.auto_approve_commands {
+                if let Some(d) = inner.persisted.devices.get_mut(&node_id) {
+                    d.approved_commands
+                        .get_or_insert_with(BTreeSet::new)
+                        .extend(declared.iter().cloned());
+                    d.commands_approved_at_ms = Some(now);
+                }
+                effective = declared.clone();
+                changed = true;
+            } else {
+                let existing = inner
+                    .persisted
+                    .pending_nodes
+                    .iter_mut()
+                    .find(|p| p.node_id == node_id);
+                match existing {
+                    Some(p) => {
+                        p.commands = Some(declared.iter().cloned().collect());
+                        p.ts = now;
+                    }
+                    None => {
+                        let p = PendingNode {
+                            request_id: short_id("n"),
+                            node_id: node_id.clone(),
+                            display_name: params.client.display_name.clone(),
+                            platform: Some(params.client.platform.clone()),
+                            version: Some(params.client.version.clone()),
+                            device_family: params.client.device_family.clone(),
+                            caps: params.caps.clone(),
+                            commands: Some(declared.iter().cloned().collect()),
+                            remote_ip: Some(peer.ip().to_string()),
+                            silent: Some(false),
+                            ts: now,
+                        };
+                        inner.persisted.pending_nodes.push(p.clone());
+                        requested = Some(p);
+                    }
+                }
+                changed = true;
+            }
+        }
+        let summary = NodeSummary {
+            node_id: node_id.clone(),
+            display_name: params.client.display_name.clone(),
+            platform: Some(params.client.platform.clone()),
+            version: Some(params.client.version.clone()),
+            device_family: params.client.device_family.clone(),
+            model_identifier: params.client.model_identifier.clone(),
+            remote_ip: Some(peer.ip().to_string()),
+            caps: params.caps.clone().unwrap_or_default(),
+            commands: effective.into_iter().collect(),
+            path_env: params.path_env.clone(),
+            permissions: params.permissions.clone(),
+            connected_at_ms: Some(now),
+            paired: true,
+            connected: true,
+        };
+        if let Some(old) = inner.nodes.insert(
+            node_id.clone(),
+            NodeSession {
+                conn_id: session.conn_id,
+                summary,
+                declared,
+                out,
+            },
+        ) {
+            let _ = old.out.try_send(Out::Close(
+                close_codes::POLICY,
+                "replaced by a newer connection of the same node".into(),
+            ));
+        }
+    }
+    if changed {
+        shared.persist();
+    }
+    if let Some(p) = requested {
+        tracing::info!(request_id = %p.request_id, node = %p.node_id, "node command surface needs approval");
+        shared.broadcast_operators(
+            events::NODE_PAIR_REQUESTED,
+            serde_json::to_value(&p).unwrap_or_default(),
+        );
+    }
+}
+
+/// Forgets a connection; a node's pending invokes fail.
+pub(crate) fn disconnect(shared: &Arc<Shared>, session: &Session) {
+    let mut inner = shared.lock();
+    inner.conns.remove(&session.conn_id);
+    let Some(node_id) = &session.device_id else {
+        return;
+    };
+    if inner
+        .nodes
+        .get(node_id)
+        .is_some_and(|n| n.conn_id == session.conn_id)
+    {
+        inner.nodes.remove(node_id);
+        let ids: Vec<String> = inner
+            .invokes
+            .iter()
+            .filter(|(_, p)| &p.node_id == node_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(p) = inner.invokes.remove(&id) {
+                let _ = p.done.send(Err(ErrorShape::new(
+                    error_codes::UNAVAILABLE,
+                    format!("node disconnected ({})", p.command),
+                )
+                .with_details(json!({"code": detail_codes::NOT_CONNECTED}))));
+            }
+        }
+        tracing::info!(node = %node_id, "node disconnected");
+    }
+}
+
+fn reply(out: &mpsc::Sender<Out>, id: &str, result: Result<Value, ErrorShape>) {
+    let frame = match result {
+        Ok(v) => Frame::ok(id, v),
+        Err(e) => Frame::err(id, e),
+    };
+    if out.try_send(Out::Text(frame.to_text())).is_err() {
+        tracing::warn!("a client is not reading its responses; dropping one");
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    method: &str,
+    params: Option<Value>,
+) -> Result<T, ErrorShape> {
+    serde_json::from_value(params.unwrap_or_else(|| json!({})))
+        .map_err(|e| invalid(format!("invalid {method} params: {e}")))
+}
+
+fn required_scope(method: &str) -> &'static str {
+    match method {
+        methods::NODE_LIST
+        | methods::NODE_DESCRIBE
+        | methods::DEVICE_PAIR_LIST
+        | methods::NODE_PAIR_LIST => scopes::READ,
+        methods::NODE_INVOKE => scopes::WRITE,
+        _ => scopes::PAIRING,
+    }
+}
+
+fn has_scope(granted: &[String], needed: &str) -> bool {
+    granted.iter().any(|g| {
+        g == scopes::ADMIN || g == needed || (needed == scopes::READ && g == scopes::WRITE)
+    })
+}
+
+/// Handles one request from a connection.
+pub(crate) fn handle_request(
+    shared: &Arc<Shared>,
+    session: &Arc<Session>,
+    req: RequestFrame,
+    out: &mpsc::Sender<Out>,
+) {
+    let id = req.id.clone();
+    let node_methods = [
+        methods::NODE_INVOKE_RESULT,
+        methods::NODE_INVOKE_PROGRESS,
+        methods::NODE_EVENT,
+    ];
+    let operator_methods = [
+        methods::DEVICE_PAIR_LIST,
+        methods::DEVICE_PAIR_APPROVE,
+        methods::DEVICE_PAIR_REJECT,
+        methods::DEVICE_PAIR_REMOVE,
+        methods::NODE_PAIR_LIST,
+        methods::NODE_PAIR_APPROVE,
+        methods::NODE_PAIR_REJECT,
+        methods::NODE_LIST,
+        methods::NODE_DESCRIBE,
+        methods::NODE_INVOKE,
+    ];
+    let method = req.method.as_str();
+    let is_node = session.role == ROLE_NODE;
+    if node_methods.contains(&method) {
+        if !is_node {
+            return reply(
+                out,
+                &id,
+                Err(invalid(format!("unauthorized role: {}", session.role))),
+            );
+        }
+        return reply(out, &id, node_request(shared, session, method, req.params));
+    }
+    if !operator_methods.contains(&method) {
+        return reply(out, &id, Err(invalid(format!("unknown method: {method}"))));
+    }
+    if is_node {
+        return reply(out, &id, Err(invalid("unauthorized role: node")));
+    }
+    let needed = required_scope(method);
+    if !has_scope(&session.scopes, needed) {
+        return reply(
+            out,
+            &id,
+            Err(ErrorShape::new(error_codes::FORBIDDEN, format!("missing scope: {needed}"))
+                .with_details(json!({"code": detail_codes::MISSING_SCOPE, "missingScope": needed, "requiredScopes": [needed]}))),
+        );
+    }
+    if method == methods::NODE_INVOKE {
+        let shared = shared.clone();
+        let out = out.clone();
+        tokio::spawn(async move {
+            let result = node_invoke(&shared, req.params).await;
+            let frame = match result {
+                Ok(v) => Frame::ok(&id, v),
+                Err(e) => Frame::err(&id, e),
+            };
+            let _ = out.send(Out::Text(frame.to_text())).await;
+        });
+        return;
+    }
+    reply(out, &id, operator_request(shared, method, req.params));
+}
+
+fn node_request(
+    shared: &Arc<Shared>,
+    session: &Session,
+    method: &str,
+    params: Option<Value>,
+) -> Result<Value, ErrorShape> {
+    let own = session.device_id.as_deref().unwrap_or_default();
+    match method {
+        methods::NODE_INVOKE_RESULT => {
+            let result: NodeInvokeResult = parse(method, params)?;
+            if result.node_id != own {
+                return Err(invalid("nodeId mismatch"));
+            }
+            let mut inner = shared.lock();
+            let belongs = inner
+                .invokes
+                .get(&result.id)
+                .is_some_and(|p| p.node_id == own);
+            if !belongs {
+                return Ok(json!({"ok": true, "ignored": true}));
+            }
+            let pending = inner.invokes.remove(&result.id).expect("checked above");
+            let _ = pending.done.send(Ok(result));
+            Ok(json!({"ok": true}))
+        }
+        methods::NODE_INVOKE_PROGRESS => {
+            let p: NodeInvokeProgress = parse(method, params)?;
+            if p.node_id != own {
+                return Err(invalid("nodeId mismatch"));
+            }
+            if p.chunk.len() > MAX_PROGRESS_CHUNK_BYTES {
+                return Err(invalid("chunk too large"));
+            }
+            Ok(json!({"ok": true}))
+        }
+        _ => {
+            let e: NodeEventParams = parse(method, params)?;
+            Ok(json!({"ok": true, "event": e.event, "handled": true}))
+        }
+    }
+}
+
+fn find_pending_device(
+    inner: &super::Inner,
+    request_id: &str,
+) -> Result<PendingDevice, ErrorShape> {
+    inner
+        .persisted
+        .pending_devices
+        .iter()
+        .find(|p| p.request_id == request_id)
+        .cloned()
+        .ok_or_else(|| invalid("unknown requestId"))
+}
+
+fn node_list(inner: &super::Inner) -> Vec<NodeSummary> {
+    let mut nodes: Vec<NodeSummary> = inner.nodes.values().map(|n| n.summary.clone()).collect();
+    nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+    for (id, d) in &inner.persisted.devices {
+        if d.roles.contains(ROLE_NODE) && !inner.nodes.contains_key(id) {
+            nodes.push(NodeSummary {
+                node_id: id.clone(),
+                display_name: d.display_name.clone(),
+                platform: d.platform.clone(),
+                device_family: d.device_family.clone(),
+                commands: d
+                    .approved_commands
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+                paired: true,
+                connected: false,
+                ..Default::default()
+            });
+        }
+    }
+    nodes
+}
+
+fn operator_request(
+    shared: &Arc<Shared>,
+    method: &str,
+    params: Option<Value>,
+) -> Result<Value, ErrorShape> {
+    let now = crate::now_ms();
+    match method {
+        methods::DEVICE_PAIR_LIST => {
+            let _: serde_json::Map<String, Value> = parse(method, params)?;
+            let inner = shared.lock();
+            let paired: Vec<PairedDevice> = inner
+                .persisted
+                .devices
+                .iter()
+                .map(|(id, d)| PairedDevice {
+                    device_id: id.clone(),
+                    public_key: d.public_key.clone(),
+                    display_name: d.display_name.clone(),
+                    platform: d.platform.clone(),
+                    device_family: d.device_family.clone(),
+                    roles: d.roles.iter().cloned().collect(),
+                    scopes: d.scopes.clone(),
+                    approved_at_ms: Some(d.approved_at_ms),
+                })
+                .collect();
+            Ok(json!({"pending": inner.persisted.pending_devices, "paired": paired}))
+        }
+        methods::DEVICE_PAIR_APPROVE | methods::DEVICE_PAIR_REJECT => {
+            let p: RequestIdParams = parse(method, params)?;
+            let approve = method == methods::DEVICE_PAIR_APPROVE;
+            let (pending, device) = {
+                let mut inner = shared.lock();
+                let pending = find_pending_device(&inner, &p.request_id)?;
+                inner
+                    .persisted
+                    .pending_devices
+                    .retain(|x| x.request_id != p.request_id);
+                if approve {
+                    let record = DeviceRecord {
+                        public_key: pending.public_key.clone(),
+                        display_name: pending.display_name.clone(),
+                        platform: pending.platform.clone(),
+                        device_family: pending.device_family.clone(),
+                        roles: BTreeSet::from([pending
+                            .role
+                            .clone()
+                            .unwrap_or_else(|| ROLE_NODE.into())]),
+                        scopes: pending.scopes.clone().unwrap_or_default(),
+                        approved_at_ms: now,
+                        ..Default::default()
+                    };
+                    inner
+                        .persisted
+                        .devices
+                        .insert(pending.device_id.clone(), record);
+                } else {
+                    inner
+                        .rejected_devices
+                        .insert(pending.device_id.clone(), pending.request_id.clone());
+                }
+                (pending.clone(), pending)
+            };
+            shared.persist();
+            let decision = if approve { "approved" } else { "rejected" };
+            shared.broadcast_operators(
+                events::DEVICE_PAIR_RESOLVED,
+                json!({"requestId": pending.request_id, "deviceId": pending.device_id, "decision": decision, "ts": now}),
+            );
+            tracing::info!(request_id = %pending.request_id, device = %pending.device_id, decision, "device pairing decided");
+            Ok(json!({"requestId": pending.request_id, "decision": decision, "device": device}))
+        }
+        methods::DEVICE_PAIR_REMOVE => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase", deny_unknown_fields)]
+            struct P {
+                device_id: String,
+            }
+            let p: P = parse(method, params)?;
+            let removed = {
+                let mut inner = shared.lock();
+                let removed = inner.persisted.devices.remove(&p.device_id);
+                inner
+                    .persisted
+                    .pending_nodes
+                    .retain(|n| n.node_id != p.device_id);
+                for c in inner.conns.values() {
+                    if c.device_id.as_deref() == Some(&p.device_id) {
+                        let _ = c
+                            .out
+                            .try_send(Out::Close(close_codes::POLICY, "device removed".into()));
+                    }
+                }
+                removed
+            };
+            if removed.is_none() {
+                return Err(invalid("unknown deviceId"));
+            }
+            shared.persist();
+            Ok(json!({"deviceId": p.device_id, "removedAtMs": now}))
+        }
+        methods::NODE_PAIR_LIST => {
+            let _: serde_json::Map<String, Value> = parse(method, params)?;
+            let inner = shared.lock();
+            let paired: Vec<PairedNode> = inner
+                .persisted
+                .devices
+                .iter()
+                .filter_map(|(id, d)| {
+                    d.approved_commands.as_ref().map(|c| PairedNode {
+                        node_id: id.clone(),
+                        display_name: d.display_name.clone(),
+                        commands: c.iter().cloned().collect(),
+                        approved_at_ms: d.commands_approved_at_ms,
+                    })
+                })
+                .collect();
+            Ok(json!({"pending": inner.persisted.pending_nodes, "paired": paired}))
+        }
+        methods::NODE_PAIR_APPROVE | methods::NODE_PAIR_REJECT => {
+            let p: RequestIdParams = parse(method, params)?;
+            let approve = method == methods::NODE_PAIR_APPROVE;
+            let pending = {
+                let mut inner = shared.lock();
+                let pending = inner
+                    .persisted
+                    .pending_nodes
+                    .iter()
+                    .find(|n| n.request_id == p.request_id)
+                    .cloned()
+                    .ok_or_else(|| invalid("unknown requestId"))?;
+                inner
+                    .persisted
+                    .pending_nodes
+                    .retain(|n| n.request_id != p.request_id);
+                if approve {
+                    let commands: BTreeSet<String> = pending
+                        .commands
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect();
+                    let approved = inner.persisted.devices.get_mut(&pending.node_id).map(|d| {
+                        let set = d.approved_commands.get_or_insert_with(BTreeSet::new);
+                        set.extend(commands.iter().cloned());
+                        d.commands_approved_at_ms = Some(now);
+                        set.clone()
+                    });
+                    if let (Some(approved), Some(node)) =
+                        (approved, inner.nodes.get_mut(&pending.node_id))
+                    {
+                        node.summary.commands =
+                            node.declared.intersection(&approved).cloned().collect();
+                    }
+                }
+                let decision = if approve { "approved" } else { "rejected" };
+                let event = Frame::event(
+                    events::NODE_PAIR_RESOLVED,
+                    json!({"requestId": pending.request_id, "nodeId": pending.node_id, "decision": decision, "ts": now}),
+                )
+                .to_text();
+                if let Some(node) = inner.nodes.get(&pending.node_id) {
+                    let _ = node.out.try_send(Out::Text(event));
+                }
+                pending
+            };
+            shared.persist();
+            let decision = if approve { "approved" } else { "rejected" };
+            shared.broadcast_operators(
+                events::NODE_PAIR_RESOLVED,
+                json!({"requestId": pending.request_id, "nodeId": pending.node_id, "decision": decision, "ts": now}),
+            );
+            tracing::info!(request_id = %pending.request_id, node = %pending.node_id, decision, "node command surface decided");
+            Ok(
+                json!({"requestId": pending.request_id, "nodeId": pending.node_id, "decision": decision, "commands": pending.commands}),
+            )
+        }
+        methods::NODE_LIST => {
+            let _: serde_json::Map<String, Value> = parse(method, params)?;
+            let inner = shared.lock();
+            Ok(json!({"ts": now, "nodes": node_list(&inner)}))
+        }
+        methods::NODE_DESCRIBE => {
+            let p: NodeIdParams = parse(method, params)?;
+            let inner = shared.lock();
+            let node = node_list(&inner)
+                .into_iter()
+                .find(|n| n.node_id == p.node_id)
+                .ok_or_else(|| invalid("unknown nodeId"))?;
+            let mut v = serde_json::to_value(node).unwrap_or_default();
+            v["ts"] = json!(now);
+            Ok(v)
+        }
+        _ => Err(invalid(format!("unknown method: {method}"))),
+    }
+}
+
+async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Value, ErrorShape> {
+    let p: NodeInvokeParams = parse(methods::NODE_INVOKE, params)?;
+    if p.idempotency_key.trim().is_empty() {
+        return Err(invalid(
+            "invalid node.invoke params: idempotencyKey required",
+        ));
+    }
+    let timeout = p
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(shared.config.invoke_timeout_default);
+    let invoke_id = uuid::Uuid::new_v4().to_string();
+    let (tx, rx) = oneshot::channel();
+    {
+        let mut inner = shared.lock();
+        let Some(node) = inner.nodes.get(&p.node_id) else {
+            return Err(
+                ErrorShape::new(error_codes::UNAVAILABLE, "node not connected")
+                    .with_details(json!({"code": detail_codes::NOT_CONNECTED})),
+            );
+        };
+        if !node.summary.commands.iter().any(|c| c == &p.command) {
+            return Err(invalid(format!(
+                "node command not allowed: \"{}\" is not in the allowlist for platform \"{}\"",
+                p.command,
+                node.summary.platform.as_deref().unwrap_or("unknown")
+            ))
+            .with_details(json!({"reason": "not-allowed", "command": p.command})));
+        }
+        let mut payload = json!({
+            "id": invoke_id,
+            "nodeId": p.node_id,
+            "command": p.command,
+            "timeoutMs": timeout.as_millis() as u64,
+            "idempotencyKey": p.idempotency_key,
+        });
+        if let Some(params) = &p.params {
+            payload["paramsJSON"] = json!(params.to_string());
+        }
+        let text = Frame::event(events::NODE_INVOKE_REQUEST, payload).to_text();
+        if node.out.try_send(Out::Text(text)).is_err() {
+            return Err(ErrorShape::new(
+                error_codes::UNAVAILABLE,
+                "node busy; retry",
+            ));
+        }
+        inner.invokes.insert(
+            invoke_id.clone(),
+            PendingInvoke {
+                node_id: p.node_id.clone(),
+                command: p.command.clone(),
+                done: tx,
+            },
+        );
+    }
+    let outcome = tokio::time::timeout(timeout, rx).await;
+    let result = match outcome {
+        Ok(Ok(r)) => r?,
+        Ok(Err(_)) => {
+            return Err(ErrorShape::new(
+                error_codes::UNAVAILABLE,
+                "node disconnected",
+            ));
+        }
+        Err(_) => {
+            shared.lock().invokes.remove(&invoke_id);
+            return Err(ErrorShape::new(
+                error_codes::TIMEOUT,
+                "node invoke timed out",
+            ));
+        }
+    };
+    if !result.ok {
+        let e = result.error.unwrap_or(InvokeError {
+            code: None,
+            message: None,
+            details: None,
+        });
+        let message = e
+            .message
+            .clone()
+            .unwrap_or_else(|| "node invoke failed".into());
+        return Err(
+            ErrorShape::new(error_codes::UNAVAILABLE, message).with_details(
+                json!({"nodeError": {"code": e.code, "message": e.message, "details": e.details}}),
+            ),
+        );
+    }
+    let payload = match (&result.payload_json, &result.payload) {
+        (Some(text), _) => serde_json::from_str(text).unwrap_or(Value::Null),
+        (None, Some(v)) => v.clone(),
+        (None, None) => Value::Null,
+    };
+    Ok(json!({
+        "ok": true,
+        "nodeId": p.node_id,
+        "command": p.command,
+        "payload": payload,
+        "payloadJSON": result.payload_json,
+    }))
+}

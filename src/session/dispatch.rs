@@ -1,0 +1,357 @@
+//! Serving `node.invoke.request`s: each call runs in its own task with a deadline, a
+//! cancel token (fired by `node.invoke.cancel`, the deadline, a disconnect or shutdown), a
+//! progress sink and an event sink, and ends with exactly one `node.invoke.result` unless
+//! the gateway cancelled it. This is the one place that translates between the wire and
+//! the capability API.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use openclaw_capability_api::{
+    CallContext, CapabilityError, ErrorCode, EventSink, NodeEvent, ProgressSink,
+};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::registry::Surface;
+use crate::protocol::{
+    InvokeError, MAX_PROGRESS_CHUNK_BYTES, NodeEventParams, NodeInvokeProgress, NodeInvokeRequest,
+    NodeInvokeResult, methods,
+};
+use crate::status::{FailureKind, Metrics};
+
+/// How long a call may keep running after its deadline fired its cancel token, so that
+/// it can clean up (kill its process tree) before it is dropped.
+const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+/// A frame for the connection's writer task.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// One text frame.
+    Text(String),
+    /// Close the socket with this code and reason.
+    Close(u16, String),
+}
+
+/// `{type:"req", id, method, params}` written without building a `Value` first.
+#[derive(Serialize)]
+struct OutRequest<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    method: &'a str,
+    params: &'a T,
+}
+
+/// Numbers the requests a node sends.
+#[derive(Debug, Default)]
+pub(crate) struct RequestIds(AtomicU64);
+
+impl RequestIds {
+    pub(crate) fn next(&self) -> String {
+        format!("n{}", self.0.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Serialises a request frame.
+pub(crate) fn request_text<T: Serialize>(ids: &RequestIds, method: &str, params: &T) -> String {
+    let id = ids.next();
+    serde_json::to_string(&OutRequest {
+        kind: "req",
+        id: &id,
+        method,
+        params,
+    })
+    .expect("request serialisation is infallible")
+}
+
+/// Splits `chunk` into pieces of at most `max` bytes on character boundaries.
+pub(crate) fn split_chunk(chunk: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = chunk;
+    while rest.len() > max {
+        let mut cut = max;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    pieces.push(rest);
+    pieces
+}
+
+/// Everything a call task needs from its connection.
+#[derive(Clone)]
+pub(crate) struct Dispatcher {
+    pub out: mpsc::Sender<Outbound>,
+    pub surface: Arc<Surface>,
+    pub calls: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    pub conn_cancel: CancellationToken,
+    pub tracker: TaskTracker,
+    pub ids: Arc<RequestIds>,
+    pub metrics: Arc<Metrics>,
+    pub events: EventSink,
+    pub finished: Arc<AtomicU64>,
+    pub last_activity: Arc<Mutex<Instant>>,
+}
+
+impl Dispatcher {
+    /// Cancels an in-flight call on the gateway's request; no result is sent for it.
+    pub fn cancel(&self, invoke_id: &str) -> bool {
+        let token = self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(invoke_id);
+        match token {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of calls running now.
+    pub fn in_flight(&self) -> usize {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Starts serving one request in its own task.
+    pub fn spawn(&self, req: NodeInvokeRequest, received: Instant) {
+        let cancel = self.conn_cancel.child_token();
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(req.id.clone(), cancel.clone());
+        *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = received;
+        let this = self.clone();
+        self.tracker.spawn(async move {
+            let span = tracing::info_span!("call", id = %req.id, command = %req.command);
+            let _enter = span.enter();
+            drop(_enter);
+            this.serve(req, cancel, received).await;
+        });
+    }
+
+    async fn serve(&self, req: NodeInvokeRequest, cancel: CancellationToken, received: Instant) {
+        let started = Instant::now();
+        let outcome = self.run(&req, cancel.clone()).await;
+        let exec = started.elapsed();
+        // Still registered = not cancelled by the gateway; a cancelled call sends nothing.
+        let still_ours = self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&req.id)
+            .is_some();
+        let failure = match &outcome {
+            Ok(_) => None,
+            Err(e) if e.code == ErrorCode::Timeout => Some(FailureKind::Timeout),
+            Err(e)
+                if e.message.starts_with("SYSTEM_RUN_DENIED")
+                    || e.message.starts_with("command disabled") =>
+            {
+                Some(FailureKind::Policy)
+            }
+            Err(_) => Some(FailureKind::Execution),
+        };
+        self.metrics.call(
+            &req.command,
+            started.saturating_duration_since(received),
+            exec,
+            if still_ours {
+                failure
+            } else {
+                Some(FailureKind::Network)
+            },
+        );
+        if still_ours {
+            let result = match outcome {
+                Ok(payload_json) => NodeInvokeResult {
+                    id: req.id.clone(),
+                    node_id: req.node_id.clone(),
+                    ok: true,
+                    payload: None,
+                    payload_json: Some(payload_json),
+                    error: None,
+                },
+                Err(e) => NodeInvokeResult {
+                    id: req.id.clone(),
+                    node_id: req.node_id.clone(),
+                    ok: false,
+                    payload: None,
+                    payload_json: None,
+                    error: Some(InvokeError {
+                        code: Some(e.code.as_str().to_string()),
+                        message: Some(e.message),
+                        details: e.details,
+                    }),
+                },
+            };
+            let text = request_text(&self.ids, methods::NODE_INVOKE_RESULT, &result);
+            if self.out.send(Outbound::Text(text)).await.is_err() {
+                tracing::debug!(id = %req.id, "connection closed before the result could be sent");
+            }
+        } else {
+            tracing::debug!(id = %req.id, "call cancelled by the gateway; no result sent");
+        }
+        *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.finished.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn run(
+        &self,
+        req: &NodeInvokeRequest,
+        cancel: CancellationToken,
+    ) -> Result<String, CapabilityError> {
+        let Some(handler) = self.surface.handlers.get(&req.command).cloned() else {
+            if self.surface.denied.contains(&req.command) {
+                tracing::info!(target: "audit", command = %req.command, id = %req.id, "refused: not allowed by the node-local command policy");
+                return Err(CapabilityError::unavailable(format!(
+                    "command disabled by this node's local policy: {}",
+                    req.command
+                )));
+            }
+            return Err(CapabilityError::unavailable("command not supported"));
+        };
+        let deadline = req
+            .timeout_ms
+            .filter(|ms| *ms > 0)
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let (progress_tx, progress_rx) = mpsc::channel::<String>(8);
+        let forwarder = tokio::spawn(forward_progress(
+            progress_rx,
+            self.out.clone(),
+            self.ids.clone(),
+            req.id.clone(),
+            req.node_id.clone(),
+        ));
+        let ctx = CallContext {
+            invoke_id: req.id.clone(),
+            deadline,
+            cancel: cancel.clone(),
+            progress: ProgressSink::new(progress_tx),
+            events: self.events.clone(),
+        };
+        let call = AssertUnwindSafe(handler.call(req.params_json.clone(), ctx)).catch_unwind();
+        tokio::pin!(call);
+        let finished = match deadline {
+            None => Some(call.as_mut().await),
+            Some(at) => tokio::select! {
+                r = call.as_mut() => Some(r),
+                _ = tokio::time::sleep_until(at) => None,
+            },
+        };
+        let result = match finished {
+            Some(r) => r,
+            None => {
+                cancel.cancel();
+                // Let the command clean up (kill its children) before it is dropped.
+                let _ = tokio::time::timeout(CANCEL_GRACE, call.as_mut()).await;
+                Ok(Err(CapabilityError::timeout(format!(
+                    "node invoke timed out after {}ms",
+                    req.timeout_ms.unwrap_or_default()
+                ))))
+            }
+        };
+        let _ = forwarder.await;
+        match result {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!(command = %req.command, "a command handler panicked");
+                Err(CapabilityError::unavailable("node invocation failed"))
+            }
+        }
+    }
+}
+
+async fn forward_progress(
+    mut rx: mpsc::Receiver<String>,
+    out: mpsc::Sender<Outbound>,
+    ids: Arc<RequestIds>,
+    invoke_id: String,
+    node_id: String,
+) {
+    let mut seq = 0u64;
+    while let Some(chunk) = rx.recv().await {
+        for piece in split_chunk(&chunk, MAX_PROGRESS_CHUNK_BYTES) {
+            let params = NodeInvokeProgress {
+                invoke_id: invoke_id.clone(),
+                node_id: node_id.clone(),
+                seq,
+                chunk: piece.to_string(),
+            };
+            seq += 1;
+            let text = request_text(&ids, methods::NODE_INVOKE_PROGRESS, &params);
+            if out.send(Outbound::Text(text)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Forwards capability events as `node.event` requests until the sender side is gone.
+pub(crate) async fn forward_events(
+    mut rx: mpsc::UnboundedReceiver<NodeEvent>,
+    out: mpsc::Sender<Outbound>,
+    ids: Arc<RequestIds>,
+) {
+    while let Some(ev) = rx.recv().await {
+        let params = NodeEventParams {
+            event: ev.event,
+            payload: None,
+            payload_json: Some(ev.payload.to_string()),
+        };
+        let text = request_text(&ids, methods::NODE_EVENT, &params);
+        if out.send(Outbound::Text(text)).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_split_on_char_boundaries() {
+        assert_eq!(split_chunk("", 4), vec![""]);
+        assert_eq!(split_chunk("abcdefgh", 4), vec!["abcd", "efgh"]);
+        assert_eq!(split_chunk("abcdefghi", 4), vec!["abcd", "efgh", "i"]);
+        let s = "ééééé"; // 2 bytes each
+        let pieces = split_chunk(s, 3);
+        assert!(pieces.iter().all(|p| p.len() <= 3));
+        assert_eq!(pieces.concat(), s);
+    }
+
+    #[test]
+    fn request_frames_are_well_formed() {
+        let ids = RequestIds::default();
+        let text = request_text(
+            &ids,
+            "node.invoke.result",
+            &NodeInvokeResult {
+                id: "i".into(),
+                node_id: "n".into(),
+                ok: true,
+                payload: None,
+                payload_json: Some("{}".into()),
+                error: None,
+            },
+        );
+        assert_eq!(
+            text,
+            r#"{"type":"req","id":"n0","method":"node.invoke.result","params":{"id":"i","nodeId":"n","ok":true,"payloadJSON":"{}"}}"#
+        );
+        assert_eq!(ids.next(), "n1");
+    }
+}
