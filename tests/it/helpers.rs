@@ -1,0 +1,334 @@
+//! Shared helpers: `TestGateway` (embedded gateway on 127.0.0.1:0, stopped on drop),
+//! `TestNode` (a real node in-process with a temp state dir and short intervals), a test
+//! capability with controllable commands, and `within` (a global timeout for waits).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use openclaw_capability_api::{CallContext, Capability, CapabilityError, Command, Handler, erase};
+use openclaw_node::credentials::{CredentialStore, FileStore, load_or_create_identity};
+use openclaw_node::gateway::{self, GatewayAuth, GatewayConfig, GatewayHandle};
+use openclaw_node::operator::{OperatorClient, OperatorOptions};
+use openclaw_node::policy::CommandPolicy;
+use openclaw_node::secret::Secret;
+use openclaw_node::session::{
+    NodeExit, NodeOptions, Registry, SessionError, SessionState, run_node,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The shared token every test gateway uses.
+pub const TOKEN: &str = "it-shared-token";
+/// The longest any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Awaits `fut`, failing the test after [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// Polls `probe` until it yields `Some`, with the global timeout.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(what, async {
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+}
+
+/// The embedded gateway on 127.0.0.1:0 with its own state dir; shut down on drop.
+pub struct TestGateway {
+    handle: Option<GatewayHandle>,
+    /// `ws://127.0.0.1:PORT`
+    pub url: String,
+    /// The gateway's state directory (kept so a restart can reuse it).
+    pub dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    /// A token-auth gateway that does not auto-approve anything.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A token-auth gateway that approves devices and command surfaces at once.
+    pub async fn start_auto_approve() -> Self {
+        Self::start_with(|c| {
+            c.auto_approve_devices = true;
+            c.auto_approve_commands = true;
+        })
+        .await
+    }
+
+    /// A gateway with a customised config.
+    pub async fn start_with(customise: impl FnOnce(&mut GatewayConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, dir, customise).await
+    }
+
+    /// A gateway on a given listener and state dir (for restarts).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        dir: tempfile::TempDir,
+        customise: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
+        let mut config = GatewayConfig {
+            auth: GatewayAuth::Token(Secret::new(TOKEN)),
+            state_dir: Some(dir.path().to_path_buf()),
+            tick_interval: Duration::from_secs(30),
+            ..GatewayConfig::default()
+        };
+        customise(&mut config);
+        let handle = gateway::start(listener, config).await.unwrap();
+        let url = handle.url();
+        TestGateway {
+            handle: Some(handle),
+            url,
+            dir,
+        }
+    }
+
+    /// The running gateway's handle.
+    pub fn handle(&self) -> &GatewayHandle {
+        self.handle.as_ref().unwrap()
+    }
+
+    /// An operator connected with the shared token.
+    pub async fn operator(&self) -> OperatorClient {
+        let mut opts = OperatorOptions::new(self.url.clone());
+        opts.token = Some(Secret::new(TOKEN));
+        within("operator connect", OperatorClient::connect(opts))
+            .await
+            .unwrap()
+    }
+
+    /// Stops the gateway and returns its state dir for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(h) = self.handle.take() {
+            h.shutdown().await;
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        dir
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(h.shutdown());
+        }
+    }
+}
+
+/// A real node in-process: temp state dir, file credential store, short intervals.
+pub struct TestNode {
+    /// The node's state (watch it instead of sleeping).
+    pub state: watch::Receiver<SessionState>,
+    /// Its device id (= node id).
+    pub node_id: String,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<Result<NodeExit, SessionError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    /// A node with the `system` capability and the test capability, shared token auth.
+    pub fn start(url: &str) -> Self {
+        Self::start_with(url, Some(TOKEN), |_| {})
+    }
+
+    /// A node with custom options.
+    pub fn start_with(
+        url: &str,
+        token: Option<&str>,
+        customise: impl FnOnce(&mut NodeOptions),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
+        Self::start_in(url, token, dir, store, customise)
+    }
+
+    /// A node on an existing state dir and store (for restarts).
+    pub fn start_in(
+        url: &str,
+        token: Option<&str>,
+        dir: tempfile::TempDir,
+        store: Arc<dyn CredentialStore>,
+        customise: impl FnOnce(&mut NodeOptions),
+    ) -> Self {
+        let identity = load_or_create_identity(store.as_ref()).unwrap();
+        let node_id = identity.device_id();
+        let registry = Arc::new(Registry::new(
+            vec![
+                Arc::new(openclaw_capability_system::SystemCapability::from_env()),
+                Arc::new(TestCapability::default()),
+            ],
+            &CommandPolicy::default(),
+        ));
+        let mut options = NodeOptions::new(url.to_string(), "it-node".to_string());
+        options.token = token.map(Secret::new);
+        options.pairing_retry_interval = Duration::from_millis(200);
+        options.backoff = openclaw_node::session::BackoffPolicy::fast_for_tests();
+        customise(&mut options);
+        let (tx, rx) = watch::channel(SessionState::Starting);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run_node(
+            options,
+            identity,
+            store.clone(),
+            registry,
+            tx,
+            shutdown.clone(),
+        ));
+        TestNode {
+            state: rx,
+            node_id,
+            shutdown,
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the node is ready.
+    pub async fn wait_ready(&mut self) {
+        self.wait_for("the node to be ready", |s| {
+            matches!(s, SessionState::Ready { .. })
+        })
+        .await;
+    }
+
+    /// Waits until the state matches.
+    pub async fn wait_for(&mut self, what: &str, pred: impl FnMut(&SessionState) -> bool) {
+        within(what, self.state.wait_for(pred)).await.unwrap();
+    }
+
+    /// Stops the node gracefully and returns how `run_node` ended.
+    pub async fn stop(mut self) -> Result<NodeExit, SessionError> {
+        self.shutdown.cancel();
+        within("the node to stop", self.task.take().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Waits for `run_node` to end by itself (fatal errors).
+    pub async fn join(mut self) -> Result<NodeExit, SessionError> {
+        within("the node to exit", self.task.take().unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Pairs `node` on `gw` through the operator API: approves the device, then the command
+/// surface, then waits until the node is ready with its commands.
+pub async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {
+    let id = node.node_id.clone();
+    let req = eventually("the device pairing request", || async {
+        op.device_pair_list()
+            .await
+            .ok()?
+            .pending
+            .into_iter()
+            .find(|p| p.device_id == id)
+            .map(|p| p.request_id)
+    })
+    .await;
+    op.device_pair_approve(&req).await.unwrap();
+    let req = eventually("the command-surface request", || async {
+        op.node_pair_list()
+            .await
+            .ok()?
+            .pending
+            .into_iter()
+            .find(|p| p.node_id == id)
+            .map(|p| p.request_id)
+    })
+    .await;
+    op.node_pair_approve(&req).await.unwrap();
+    node.wait_ready().await;
+    let _ = gw;
+}
+
+/// How many `test.sleep` calls saw their cancel token fire.
+pub static CANCELLED_SLEEPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A capability for tests: `test.sleep {ms}` (honours cancel) and `test.echo {value}`.
+#[derive(Default)]
+pub struct TestCapability;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SleepParams {
+    ms: u64,
+}
+
+struct Sleep;
+
+impl Command for Sleep {
+    type Params = SleepParams;
+    type Output = Value;
+    fn name(&self) -> &'static str {
+        "test.sleep"
+    }
+    async fn run(&self, p: SleepParams, ctx: CallContext) -> Result<Value, CapabilityError> {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(p.ms)) => Ok(json!({"slept": p.ms})),
+            _ = ctx.cancel.cancelled() => {
+                CANCELLED_SLEEPS.fetch_add(1, Ordering::SeqCst);
+                Err(CapabilityError::unavailable("cancelled"))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoParams {
+    value: Value,
+}
+
+struct Echo;
+
+impl Command for Echo {
+    type Params = EchoParams;
+    type Output = Value;
+    fn name(&self) -> &'static str {
+        "test.echo"
+    }
+    async fn run(&self, p: EchoParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
+        Ok(json!({"value": p.value}))
+    }
+}
+
+impl Capability for TestCapability {
+    fn caps(&self) -> Vec<&'static str> {
+        vec!["test"]
+    }
+    fn handlers(&self) -> Vec<Arc<dyn Handler>> {
+        vec![erase(Sleep), erase(Echo)]
+    }
+}

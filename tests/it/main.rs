@@ -1,0 +1,9 @@
+//! The one integration-test binary: end-to-end tests of a real node in-process against the
+//! embedded gateway on 127.0.0.1:0, raw-protocol attacks on the gateway, and (with
+//! `OPENCLAW_REAL_GATEWAY=1`) conformance against the real OpenClaw Gateway.
+
+mod e2e;
+mod fake_gateway;
+mod handshake;
+mod helpers;
+mod real_gateway;
