@@ -124,8 +124,7 @@ impl TestGateway {
         if let Some(h) = self.handle.take() {
             h.shutdown().await;
         }
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 }
 
@@ -180,7 +179,7 @@ impl TestNode {
         let registry = Arc::new(Registry::new(
             vec![
                 Arc::new(openclaw_capability_system::SystemCapability::from_env()),
-                Arc::new(TestCapability::default()),
+                Arc::new(TestCapability),
             ],
             &CommandPolicy::default(),
         ));
@@ -277,7 +276,6 @@ pub async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {
 pub static CANCELLED_SLEEPS: AtomicUsize = AtomicUsize::new(0);
 
 /// A capability for tests: `test.sleep {ms}` (honours cancel) and `test.echo {value}`.
-#[derive(Default)]
 pub struct TestCapability;
 
 #[derive(Deserialize)]
