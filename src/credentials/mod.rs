@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -333,40 +332,10 @@ impl FileStore {
     }
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600: the temp file is created with that
-/// mode (never widened later), synced, then renamed over the target. On any failure the
-/// previous file is untouched and the temp file is removed.
+/// Writes `bytes` to `path` atomically with mode 0600 (see
+/// [`openclaw_capability_api::fs::write_private_file`]).
 pub fn write_secret_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("secret"),
-        hex::encode(suffix)
-    ));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    openclaw_capability_api::fs::write_private_file(path, bytes)
 }
 
 impl CredentialStore for FileStore {

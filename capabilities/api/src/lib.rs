@@ -353,3 +353,47 @@ mod tests {
         off.send("dropped").await;
     }
 }
+
+/// Files that hold secrets or policy: created with mode 0600 at open time and replaced
+/// atomically, so a crash mid-write leaves the previous version intact.
+pub mod fs {
+    use std::io::Write as _;
+    use std::path::Path;
+
+    /// Writes `bytes` to `path` atomically with mode 0600: a temp file in the same
+    /// directory is created with that mode (never widened later), synced, then renamed
+    /// over the target. On failure the previous file is untouched and the temp file removed.
+    pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).map_err(std::io::Error::other)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = dir.join(format!(
+            ".{name}.{}.tmp",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        let result = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+}

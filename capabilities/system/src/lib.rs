@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use openclaw_capability_api::{Capability, Handler, erase};
 
+pub mod approvals;
+pub mod env;
 pub mod which;
 
 pub use which::{SystemWhich, search_path};

@@ -1,0 +1,10 @@
+//! Local exec approvals: the document and its store ([`doc`]), command analysis
+//! ([`analysis`]) and the decision ([`policy`]). Pure except for reading the store and
+//! resolving executables on disk.
+
+pub mod analysis;
+pub mod doc;
+pub mod policy;
+
+pub use doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Security, Snapshot, StoreError};
+pub use policy::{Decision, Denial, EffectivePolicy, RunFacts, evaluate, resolve_policy};

@@ -1,0 +1,731 @@
+//! The decision for one `system.run` (spec exec-approvals.md §4, §5, §7.3, §7.4, §8, §9):
+//! resolve the effective policy for the agent, match every analysed segment against the
+//! allowlist (executables resolved through PATH, symlinks resolved), decide, and build the
+//! argv that actually runs (the executable pinned to its real path; a shell payload
+//! re-rendered with absolute executables and single-quoted words). Pure except for
+//! resolving paths on disk.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use super::analysis::{Analysis, Segment, exe_name};
+use super::doc::{AllowEntry, ApprovalsDoc, Ask, Security};
+
+/// The effective policy for one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectivePolicy {
+    /// How much may run.
+    pub security: Security,
+    /// When a human must approve.
+    pub ask: Ask,
+    /// What a miss resolves to with no approver.
+    pub ask_fallback: Security,
+    /// Trust skill bins.
+    pub auto_allow_skills: bool,
+    /// `*` entries then the agent's.
+    pub allowlist: Vec<AllowEntry>,
+}
+
+/// Merges the document over the node's requested policy for `agent_id` (§4): the first
+/// defined of agent → `*` → defaults → requested, and the document can only tighten.
+pub fn resolve_policy(
+    doc: &ApprovalsDoc,
+    agent_id: &str,
+    requested: (Security, Ask),
+) -> EffectivePolicy {
+    let agent = doc.agents.get(agent_id);
+    let star = doc.agents.get("*");
+    let defaults = doc.defaults.as_ref();
+    let pick = |f: &dyn Fn(&super::doc::PolicyFields) -> Option<String>| {
+        agent
+            .and_then(|a| f(&a.fields))
+            .or_else(|| star.and_then(|s| f(&s.fields)))
+            .or_else(|| defaults.and_then(f))
+    };
+    let security = pick(&|p| p.security.clone())
+        .and_then(|s| Security::parse(&s))
+        .unwrap_or(requested.0)
+        .min(requested.0);
+    let ask = pick(&|p| p.ask.clone())
+        .and_then(|s| Ask::parse(&s))
+        .unwrap_or(requested.1)
+        .max(requested.1);
+    let ask_fallback = pick(&|p| p.ask_fallback.clone())
+        .and_then(|s| Security::parse(&s))
+        .unwrap_or(Security::Deny);
+    let auto_allow_skills = agent
+        .and_then(|a| a.fields.auto_allow_skills)
+        .or_else(|| star.and_then(|s| s.fields.auto_allow_skills))
+        .or_else(|| defaults.and_then(|d| d.auto_allow_skills))
+        .unwrap_or(false);
+    let mut allowlist: Vec<AllowEntry> = star.map(|s| s.allowlist.clone()).unwrap_or_default();
+    if agent_id != "*" {
+        allowlist.extend(agent.map(|a| a.allowlist.clone()).unwrap_or_default());
+    }
+    EffectivePolicy {
+        security,
+        ask,
+        ask_fallback,
+        auto_allow_skills,
+        allowlist,
+    }
+}
+
+/// An executable found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The path found (PATH search or relative to cwd).
+    pub path: PathBuf,
+    /// Its real path (symlinks resolved): what is trusted and what runs.
+    pub real: PathBuf,
+    /// Whether argv[0] had a path separator.
+    pub had_separator: bool,
+}
+
+/// Resolves argv[0] against `cwd` (with a separator) or `path_env`.
+pub fn resolve_executable(word: &str, cwd: &Path, path_env: &str) -> Option<Resolved> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let had_separator = word.contains('/');
+    let path = if had_separator {
+        let p = if word.starts_with('/') {
+            PathBuf::from(word)
+        } else {
+            cwd.join(word)
+        };
+        runnable(&p).then_some(p)?
+    } else {
+        std::env::split_paths(path_env)
+            .filter(|d| d.is_absolute())
+            .map(|d| d.join(word))
+            .find(|p| runnable(p))?
+    };
+    let real = std::fs::canonicalize(&path).ok()?;
+    Some(Resolved {
+        path,
+        real,
+        had_separator,
+    })
+}
+
+/// Glob match: `**` anything, `*` anything but `/`, `?` one non-`/` char; anchored.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some((b'*', rest)) if rest.first() == Some(&b'*') => {
+                let rest = &rest[1..];
+                (0..=t.len()).any(|i| go(rest, &t[i..]))
+            }
+            Some((b'*', rest)) => {
+                let limit = t.iter().position(|c| *c == b'/').unwrap_or(t.len());
+                (0..=limit).any(|i| go(rest, &t[i..]))
+            }
+            Some((b'?', rest)) => t.first().is_some_and(|c| *c != b'/') && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+fn expand_tilde(pattern: &str) -> String {
+    match (pattern.strip_prefix('~'), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
+        _ => pattern.to_string(),
+    }
+}
+
+/// The cwd-bound argument hash of an allow-always entry (§9).
+pub fn cwd_argv_hash(cwd: &str, argv: &[String]) -> String {
+    let mut h = Sha256::new();
+    let cwd = cwd.replace('\\', "/");
+    h.update(format!(
+        "{}\0{cwd}\0{}\0",
+        cwd.len(),
+        argv.len().saturating_sub(1)
+    ));
+    for a in argv.iter().skip(1) {
+        h.update(format!("{}\0{a}\0", a.len()));
+    }
+    format!("sha256:cwd-argv:v1:{}", hex::encode(h.finalize()))
+}
+
+/// Whether `entry` allows this segment.
+fn entry_matches(entry: &AllowEntry, seg: &Segment, resolved: &Resolved, cwd: &str) -> bool {
+    let pattern = entry.pattern.trim();
+    let allow_always = entry.source.as_deref() == Some("allow-always");
+    if pattern == "*" && entry.arg_pattern.is_none() && !allow_always {
+        return true;
+    }
+    let exe_ok = if pattern.contains('/') || pattern.contains('~') {
+        glob_match(&expand_tilde(pattern), &resolved.real.to_string_lossy())
+    } else {
+        !resolved.had_separator
+            && (glob_match(pattern, &exe_name(&resolved.real.to_string_lossy()))
+                || glob_match(pattern, &exe_name(&seg.argv[0])))
+    };
+    if !exe_ok {
+        return false;
+    }
+    match entry.arg_pattern.as_deref() {
+        None => !allow_always,
+        Some(p) if p.starts_with("sha256:cwd-argv:v1:") => p == cwd_argv_hash(cwd, &seg.argv),
+        Some(p) if p.starts_with("sha256:") || allow_always => false,
+        Some(p) => {
+            let args = &seg.argv[1..];
+            let text = if p.contains('\0') {
+                let mut t = args.join("\0");
+                t.push('\0');
+                if args.is_empty() {
+                    t.push('\0');
+                }
+                t
+            } else {
+                args.join(" ")
+            };
+            regex::Regex::new(p).is_ok_and(|re| re.is_match(&text))
+        }
+    }
+}
+
+/// Default safe bins: stdin filters that cannot reach files given the argument rules.
+pub const SAFE_BINS: &[&str] = &["cut", "uniq", "head", "tail", "tr", "wc"];
+const SAFE_BIN_DIRS: &[&str] = &["/bin", "/usr/bin"];
+
+/// Whether a segment is a safe-bin invocation (§7.4): a stdin filter from a trusted
+/// directory with no file operands and no dangerous flags.
+fn safe_bin(seg: &Segment, resolved: &Resolved) -> bool {
+    let name = exe_name(&seg.argv[0]);
+    if !SAFE_BINS.contains(&name.as_str()) || resolved.had_separator {
+        return false;
+    }
+    let in_trusted = resolved
+        .real
+        .parent()
+        .is_some_and(|d| SAFE_BIN_DIRS.iter().any(|t| d == Path::new(t)));
+    if !in_trusted {
+        return false;
+    }
+    let (value_flags, max_positional): (&[&str], usize) = match name.as_str() {
+        "head" | "tail" => (&["-n", "-c"], 0),
+        "cut" => (&["-d", "-f", "-c", "-b"], 0),
+        "uniq" => (&["-f", "-s", "-w"], 0),
+        "wc" => (&[], 0),
+        "tr" => (&[], 2),
+        _ => return false,
+    };
+    let denied = ["-f", "-F", "--follow", "--retry", "--files0-from"];
+    let mut positional = 0;
+    let mut args = seg.argv[1..].iter();
+    while let Some(a) = args.next() {
+        if a.contains('/') || a.starts_with('~') {
+            return false;
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            if (name == "tail" && denied.contains(&a.as_str())) || a.starts_with("--files0") {
+                return false;
+            }
+            if value_flags.contains(&a.as_str()) {
+                if args.next().is_none() {
+                    return false;
+                }
+            } else if a.starts_with("--") && !matches!(a.as_str(), "--lines" | "--bytes") {
+                return false;
+            }
+            continue;
+        }
+        positional += 1;
+        if positional > max_positional {
+            return false;
+        }
+    }
+    true
+}
+
+/// Why a run is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// `exec.denied` reason: `security=deny`, `approval-required`, `allowlist-miss` …
+    pub reason: &'static str,
+    /// The error message.
+    pub message: String,
+}
+
+/// The outcome of the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Run this argv.
+    Allow {
+        /// What actually runs.
+        argv: Vec<String>,
+        /// Allowlist entry ids that matched (their `lastUsedAt` is recorded).
+        matched: Vec<String>,
+    },
+    /// Refuse.
+    Deny(Denial),
+}
+
+/// What the policy needs to know about the request.
+#[derive(Debug, Clone)]
+pub struct RunFacts<'a> {
+    /// The argv requested.
+    pub argv: &'a [String],
+    /// The analysis of it.
+    pub analysis: &'a Analysis,
+    /// Working directory (canonical).
+    pub cwd: &'a Path,
+    /// The PATH commands resolve through.
+    pub path_env: &'a str,
+    /// A gateway approval is attached (and its plan matched).
+    pub approved: bool,
+    /// The gateway found no approver and forwards `askFallback`.
+    pub ask_fallback: bool,
+    /// Refuse inline programs without explicit approval.
+    pub strict_inline_eval: bool,
+}
+
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// Decides (§5) and builds the argv that runs (§8).
+pub fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decision {
+    let mut security = policy.security;
+    let mut ask = policy.ask;
+    if facts.ask_fallback {
+        security = security.min(policy.ask_fallback);
+        ask = Ask::Off;
+    }
+    if security == Security::Deny {
+        return Decision::Deny(Denial {
+            reason: "security=deny",
+            message: "SYSTEM_RUN_DISABLED: security=deny".into(),
+        });
+    }
+    if facts.strict_inline_eval
+        && !facts.approved
+        && let Some(what) = &facts.analysis.inline_eval
+    {
+        return Decision::Deny(Denial {
+            reason: "approval-required",
+            message: format!(
+                "SYSTEM_RUN_DENIED: approval required ({what} requires explicit approval in strictInlineEval mode)"
+            ),
+        });
+    }
+    // Match every segment.
+    let cwd = facts.cwd.to_string_lossy().to_string();
+    let mut matched = Vec::new();
+    let mut misses: Vec<String> = Vec::new();
+    let mut resolved_segments = Vec::new();
+    for seg in &facts.analysis.segments {
+        let resolved = resolve_executable(&seg.argv[0], facts.cwd, facts.path_env);
+        let Some(r) = resolved else {
+            misses.push(seg.argv[0].clone());
+            resolved_segments.push(None);
+            continue;
+        };
+        let hit = policy
+            .allowlist
+            .iter()
+            .find(|e| entry_matches(e, seg, &r, &cwd));
+        match hit {
+            Some(e) => matched.extend(e.id.clone()),
+            None if safe_bin(seg, &r) => {}
+            None => misses.push(r.real.display().to_string()),
+        }
+        resolved_segments.push(Some(r));
+    }
+    let satisfied = facts.analysis.ok() && misses.is_empty() && !facts.analysis.segments.is_empty();
+    let requires_ask =
+        ask == Ask::Always || (ask == Ask::OnMiss && security == Security::Allowlist && !satisfied);
+    let how_to_allow = || {
+        if !facts.analysis.ok() {
+            return format!(
+                " ({}; this node has no approver: approve it through the gateway, or loosen the node's policy with `openclaw-node approvals set --security full`)",
+                facts
+                    .analysis
+                    .failure
+                    .as_deref()
+                    .unwrap_or("the command could not be analysed")
+            );
+        }
+        let targets: Vec<String> = misses
+            .iter()
+            .map(|m| format!("`openclaw-node approvals allow {m}`"))
+            .collect();
+        format!(
+            " (this node has no approver and askFallback is {}; to allow it run {} on the node, or approve it through the gateway)",
+            policy.ask_fallback.as_str(),
+            targets.join(" and ")
+        )
+    };
+    if requires_ask && !facts.approved {
+        // Headless: no prompt; the miss resolves by askFallback at once.
+        if !(policy.ask_fallback == Security::Full && ask != Ask::Always) {
+            return Decision::Deny(Denial {
+                reason: "approval-required",
+                message: format!("SYSTEM_RUN_DENIED: approval required{}", how_to_allow()),
+            });
+        }
+    }
+    if security == Security::Allowlist
+        && !satisfied
+        && !facts.approved
+        && policy.ask_fallback != Security::Full
+    {
+        return Decision::Deny(Denial {
+            reason: "allowlist-miss",
+            message: format!("SYSTEM_RUN_DENIED: allowlist miss{}", how_to_allow()),
+        });
+    }
+    // Build the argv that runs.
+    let argv = match (&facts.analysis.shell, security, satisfied) {
+        (Some((shell, flag)), Security::Allowlist, true) => {
+            let mut rendered = String::new();
+            for (i, (seg, r)) in facts
+                .analysis
+                .segments
+                .iter()
+                .zip(&resolved_segments)
+                .enumerate()
+            {
+                if i > 0 {
+                    rendered.push(' ');
+                    rendered.push_str(&facts.analysis.operators[i - 1]);
+                    rendered.push(' ');
+                }
+                let exe = r
+                    .as_ref()
+                    .map(|r| r.real.display().to_string())
+                    .unwrap_or_else(|| seg.argv[0].clone());
+                let words: Vec<String> = std::iter::once(exe)
+                    .chain(seg.argv[1..].iter().cloned())
+                    .map(|w| quote(&w))
+                    .collect();
+                rendered.push_str(&words.join(" "));
+            }
+            vec![shell.clone(), flag.clone(), rendered]
+        }
+        (None, _, _) if facts.analysis.wrappers.is_empty() && facts.analysis.ok() => {
+            let mut argv = facts.argv.to_vec();
+            if let Some(Some(r)) = resolved_segments.first() {
+                argv[0] = r.real.display().to_string();
+            }
+            argv
+        }
+        _ => facts.argv.to_vec(),
+    };
+    Decision::Allow { argv, matched }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analysis::analyze;
+    use super::*;
+
+    const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+    fn v(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn policy(security: Security, patterns: &[&str]) -> EffectivePolicy {
+        EffectivePolicy {
+            security,
+            ask: Ask::OnMiss,
+            ask_fallback: Security::Deny,
+            auto_allow_skills: false,
+            allowlist: patterns
+                .iter()
+                .map(|p| AllowEntry {
+                    id: Some(format!("id-{p}")),
+                    pattern: p.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn decide(argv: &[&str], cwd: &Path, p: &EffectivePolicy) -> Decision {
+        let argv = v(argv);
+        let analysis = analyze(&argv);
+        evaluate(
+            &RunFacts {
+                argv: &argv,
+                analysis: &analysis,
+                cwd,
+                path_env: PATH,
+                approved: false,
+                ask_fallback: false,
+                strict_inline_eval: false,
+            },
+            p,
+        )
+    }
+
+    fn denied(d: &Decision) -> &Denial {
+        match d {
+            Decision::Deny(x) => x,
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    fn real(name: &str) -> String {
+        std::fs::canonicalize(resolve_executable(name, Path::new("/"), PATH).unwrap().path)
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("/usr/bin/*", "/usr/bin/git"));
+        assert!(!glob_match("/usr/*", "/usr/bin/git"));
+        assert!(glob_match("/usr/**", "/usr/bin/git"));
+        assert!(glob_match("/home/**/bin/rg", "/home/a/p/q/bin/rg"));
+        assert!(glob_match("g?t", "git"));
+        assert!(!glob_match("g?t", "g/t"));
+        assert!(!glob_match("git", "git2"));
+    }
+
+    #[test]
+    fn deny_and_a_fresh_allowlist_refuse_with_advice() {
+        let d = decide(&["uname"], Path::new("/"), &policy(Security::Deny, &[]));
+        assert_eq!(denied(&d).message, "SYSTEM_RUN_DISABLED: security=deny");
+        let d = decide(
+            &["uname", "-a"],
+            Path::new("/"),
+            &policy(Security::Allowlist, &[]),
+        );
+        let msg = &denied(&d).message;
+        assert!(
+            msg.starts_with("SYSTEM_RUN_DENIED: approval required"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("openclaw-node approvals allow {}", real("uname"))),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn allowlisted_command_runs_pinned_to_its_real_path() {
+        let p = policy(Security::Allowlist, &["uname"]);
+        let Decision::Allow { argv, matched } = decide(&["uname", "-s"], Path::new("/"), &p) else {
+            panic!("denied")
+        };
+        assert_eq!(argv, vec![real("uname"), "-s".into()]);
+        assert_eq!(matched, vec!["id-uname".to_string()]);
+        let Decision::Allow { .. } = decide(
+            &["uname"],
+            Path::new("/"),
+            &policy(Security::Allowlist, &[&real("uname")]),
+        ) else {
+            panic!("path pattern should match")
+        };
+    }
+
+    #[test]
+    fn attack_7_bare_names_do_not_match_path_invocations() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("rg");
+        std::fs::write(&fake, "#!/bin/sh\necho pwned\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = policy(Security::Allowlist, &["rg"]);
+        assert!(matches!(
+            decide(&["./rg"], dir.path(), &p),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            decide(&[fake.to_str().unwrap()], dir.path(), &p),
+            Decision::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn attack_14_symlinked_binaries_are_trusted_by_their_target() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/bin/sh", dir.path().join("uname")).unwrap();
+        // An allowlisted path pattern for the real uname does not cover a symlink to sh.
+        let p = policy(Security::Allowlist, &[&real("uname")]);
+        let path_env = format!("{}:{PATH}", dir.path().display());
+        let argv = v(&["uname"]);
+        let analysis = analyze(&argv);
+        let d = evaluate(
+            &RunFacts {
+                argv: &argv,
+                analysis: &analysis,
+                cwd: Path::new("/"),
+                path_env: &path_env,
+                approved: false,
+                ask_fallback: false,
+                strict_inline_eval: false,
+            },
+            &p,
+        );
+        assert!(matches!(d, Decision::Deny(_)), "{d:?}");
+    }
+
+    #[test]
+    fn attack_18_every_segment_of_a_chain_is_checked() {
+        let p = policy(Security::Allowlist, &["echo"]);
+        let d = decide(&["sh", "-c", "echo ok; id"], Path::new("/"), &p);
+        assert!(denied(&d).message.contains(&real("id")), "{d:?}");
+        let Decision::Allow { argv, .. } =
+            decide(&["sh", "-c", "echo ok && echo 'a b'"], Path::new("/"), &p)
+        else {
+            panic!("should run")
+        };
+        assert_eq!(argv[0], "sh");
+        assert_eq!(argv[2], format!("'{0}' 'ok' && '{0}' 'a b'", real("echo")));
+    }
+
+    #[test]
+    fn attack_19_20_unanalysable_payloads_are_never_allowlisted() {
+        let p = policy(Security::Allowlist, &["*"]);
+        // A bare * entry allows any parsed command, but not one that fails analysis.
+        let d = decide(
+            &["sh", "-c", "head -c${IFS}16 /etc/passwd"],
+            Path::new("/"),
+            &p,
+        );
+        assert!(matches!(d, Decision::Deny(_)));
+        let d = decide(&["sh", "-c", "echo $(id)"], Path::new("/"), &p);
+        assert!(matches!(d, Decision::Deny(_)));
+    }
+
+    #[test]
+    fn safe_bins_run_without_allowlisting_but_not_on_files() {
+        let p = policy(Security::Allowlist, &[]);
+        assert!(matches!(
+            decide(&["sh", "-c", "tr a b"], Path::new("/"), &p),
+            Decision::Allow { .. }
+        ));
+        assert!(matches!(
+            decide(&["head", "-c", "16"], Path::new("/"), &p),
+            Decision::Allow { .. }
+        ));
+        assert!(matches!(
+            decide(&["head", "/etc/passwd"], Path::new("/"), &p),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            decide(&["tail", "-f", "x"], Path::new("/"), &p),
+            Decision::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn arg_patterns_and_cwd_bound_hashes() {
+        let mut p = policy(Security::Allowlist, &[]);
+        p.allowlist.push(AllowEntry {
+            pattern: "uname".into(),
+            arg_pattern: Some("^-s$".into()),
+            ..Default::default()
+        });
+        assert!(matches!(
+            decide(&["uname", "-s"], Path::new("/"), &p),
+            Decision::Allow { .. }
+        ));
+        assert!(matches!(
+            decide(&["uname", "-a"], Path::new("/"), &p),
+            Decision::Deny(_)
+        ));
+        let argv = v(&["uname", "-r"]);
+        p.allowlist.push(AllowEntry {
+            pattern: real("uname"),
+            arg_pattern: Some(cwd_argv_hash("/tmp", &argv)),
+            source: Some("allow-always".into()),
+            ..Default::default()
+        });
+        assert!(matches!(
+            decide(&["uname", "-r"], Path::new("/tmp"), &p),
+            Decision::Allow { .. }
+        ));
+        assert!(matches!(
+            decide(&["uname", "-r"], Path::new("/"), &p),
+            Decision::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn full_allows_and_ask_fallback_tightens() {
+        let p = policy(Security::Full, &[]);
+        assert!(matches!(
+            decide(&["sh", "-c", "echo $(id)"], Path::new("/"), &p),
+            Decision::Allow { .. }
+        ));
+        let argv = v(&["id"]);
+        let analysis = analyze(&argv);
+        let d = evaluate(
+            &RunFacts {
+                argv: &argv,
+                analysis: &analysis,
+                cwd: Path::new("/"),
+                path_env: PATH,
+                approved: false,
+                ask_fallback: true,
+                strict_inline_eval: false,
+            },
+            &p,
+        );
+        assert_eq!(denied(&d).message, "SYSTEM_RUN_DISABLED: security=deny");
+    }
+
+    #[test]
+    fn attack_23_strict_inline_eval() {
+        let p = policy(Security::Full, &[]);
+        let argv = v(&["python3", "-c", "print(1)"]);
+        let analysis = analyze(&argv);
+        let d = evaluate(
+            &RunFacts {
+                argv: &argv,
+                analysis: &analysis,
+                cwd: Path::new("/"),
+                path_env: PATH,
+                approved: false,
+                ask_fallback: false,
+                strict_inline_eval: true,
+            },
+            &p,
+        );
+        assert!(
+            denied(&d)
+                .message
+                .contains("requires explicit approval in strictInlineEval mode")
+        );
+    }
+
+    #[test]
+    fn the_document_only_tightens() {
+        let mut doc = ApprovalsDoc::default();
+        doc.defaults = Some(super::super::doc::PolicyFields {
+            security: Some("full".into()),
+            ask: Some("off".into()),
+            ..Default::default()
+        });
+        let p = resolve_policy(&doc, "main", (Security::Allowlist, Ask::OnMiss));
+        assert_eq!((p.security, p.ask), (Security::Allowlist, Ask::OnMiss));
+        doc.agents.insert(
+            "main".into(),
+            super::super::doc::AgentPolicy {
+                fields: super::super::doc::PolicyFields {
+                    security: Some("deny".into()),
+                    ..Default::default()
+                },
+                allowlist: vec![],
+            },
+        );
+        assert_eq!(
+            resolve_policy(&doc, "main", (Security::Full, Ask::Off)).security,
+            Security::Deny
+        );
+    }
+}
