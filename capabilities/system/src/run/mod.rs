@@ -1,0 +1,613 @@
+//! `system.run`, `system.run.prepare`, `system.execApprovals.get` and `.set` (spec
+//! commands.md §3, §4, §6). `system.run` validates, sanitises the environment, asks the
+//! exec-approvals policy, runs the command ([`process`] with pipes, [`pty`] on request),
+//! emits `exec.finished` or `exec.denied`, and returns the reference result shape.
+
+pub mod process;
+pub mod pty;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_capability_api::{CallContext, CapabilityError, Command};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::approvals::analysis::{Analysis, analyze};
+use crate::approvals::doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Security, new_id};
+use crate::approvals::policy::{Decision, RunFacts, cwd_argv_hash, evaluate, resolve_policy};
+use crate::env::{build_env, check_assignments, check_overrides};
+
+/// Settings of the execution path.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The PATH commands resolve and run with.
+    pub path_env: String,
+    /// Where `exec-approvals.json` lives.
+    pub state_dir: PathBuf,
+    /// The node's own policy before the approvals document tightens it.
+    pub security: Security,
+    /// The node's own ask mode.
+    pub ask: Ask,
+    /// Refuse inline programs (`python -c` …) without explicit approval.
+    pub strict_inline_eval: bool,
+    /// Always use a PTY.
+    pub force_pty: bool,
+    /// Output cap in bytes.
+    pub output_cap: usize,
+    /// Heartbeat progress interval.
+    pub heartbeat: Duration,
+    /// SIGTERM → SIGKILL grace.
+    pub kill_grace: Duration,
+}
+
+impl RunConfig {
+    /// Safe defaults: allowlist with an empty allowlist (nothing runs until the owner
+    /// allows it), on-miss asking resolved by `askFallback=deny`.
+    pub fn new(path_env: String, state_dir: PathBuf) -> Self {
+        Self {
+            path_env,
+            state_dir,
+            security: Security::Allowlist,
+            ask: Ask::OnMiss,
+            strict_inline_eval: false,
+            force_pty: false,
+            output_cap: process::OUTPUT_CAP,
+            heartbeat: Duration::from_secs(5),
+            kill_grace: Duration::from_secs(2),
+        }
+    }
+
+    fn store(&self) -> ApprovalsStore {
+        ApprovalsStore::in_state_dir(&self.state_dir)
+    }
+}
+
+/// `system.run` params.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunParams {
+    /// argv.
+    pub command: Option<Vec<String>>,
+    /// Display text; must match `command`.
+    pub raw_command: Option<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Environment overrides.
+    pub env: Option<BTreeMap<String, String>>,
+    /// Kill after this many ms (0/absent = no timeout).
+    pub timeout_ms: Option<u64>,
+    /// Run on a pseudo-terminal.
+    pub pty: Option<bool>,
+    /// Needs screen recording (macOS app only).
+    pub needs_screen_recording: Option<bool>,
+    /// Agent whose approvals apply.
+    pub agent_id: Option<String>,
+    /// Event correlation.
+    pub session_key: Option<String>,
+    /// Event correlation.
+    pub run_id: Option<String>,
+    /// Set by the gateway from a real approval.
+    pub approved: Option<bool>,
+    /// `allow-once` / `allow-always`.
+    pub approval_decision: Option<String>,
+    /// `ask-fallback` / `auto-review`.
+    pub approval_source: Option<String>,
+    /// The plan from `system.run.prepare`.
+    pub system_run_plan: Option<Value>,
+    /// Copied into events.
+    pub suppress_notify_on_exit: Option<bool>,
+}
+
+/// `system.run` result (reference shape; `pty` and `durationMs` are additions).
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResult {
+    /// Exit code; omitted when killed by a signal or never started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The timeout fired.
+    pub timed_out: bool,
+    /// exit 0, no timeout, no spawn error.
+    pub success: bool,
+    /// Captured stdout (the transcript in PTY mode).
+    pub stdout: String,
+    /// Captured stderr.
+    pub stderr: String,
+    /// Spawn error, else null.
+    pub error: Option<String>,
+    /// Ran on a pseudo-terminal.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pty: bool,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+/// Canonical command text: words joined by spaces, empty or spaced words quoted.
+pub fn command_text(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.is_empty() {
+                "\"\"".to_string()
+            } else if a.chars().any(|c| c.is_whitespace() || c == '"') {
+                format!("\"{}\"", a.replace('"', "\\\""))
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn invalid(m: impl Into<String>) -> CapabilityError {
+    CapabilityError::invalid_request(m)
+}
+
+/// Validation shared by run and prepare: argv, rawCommand, cwd.
+fn validate(
+    command: Option<Vec<String>>,
+    raw: Option<&str>,
+    cwd: Option<&str>,
+) -> Result<(Vec<String>, Analysis, PathBuf), CapabilityError> {
+    let argv = match command {
+        Some(c) if !c.is_empty() && !c[0].trim().is_empty() => c,
+        Some(_) | None if raw.is_some() => {
+            return Err(invalid(
+                "INVALID_REQUEST: rawCommand requires params.command",
+            ));
+        }
+        _ => return Err(invalid("INVALID_REQUEST: command required")),
+    };
+    let analysis = analyze(&argv);
+    if let Some(raw) = raw {
+        let canonical = command_text(&argv);
+        if raw.trim() != canonical && Some(raw) != analysis.payload.as_deref() {
+            return Err(invalid(
+                "INVALID_REQUEST: rawCommand does not match command",
+            ));
+        }
+    }
+    let cwd = match cwd.map(str::trim).filter(|c| !c.is_empty()) {
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        Some(c) => {
+            let path = PathBuf::from(c);
+            match std::fs::canonicalize(&path) {
+                Ok(p) if p.is_dir() => p,
+                Ok(_) => {
+                    return Err(invalid(format!(
+                        "INVALID_REQUEST: node exec working directory is not a directory: {c}"
+                    )));
+                }
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "INVALID_REQUEST: node exec working directory does not exist on the node host: {c} (os reported: {e})"
+                    )));
+                }
+            }
+        }
+    };
+    Ok((argv, analysis, cwd))
+}
+
+/// The policy snapshot a prepared plan binds.
+fn policy_snapshot(config: &RunConfig, doc: &ApprovalsDoc, agent: &str) -> Value {
+    let p = resolve_policy(doc, agent, (config.security, config.ask));
+    json!({
+        "security": p.security.as_str(),
+        "ask": p.ask.as_str(),
+        "askFallback": p.ask_fallback.as_str(),
+        "autoAllowSkills": p.auto_allow_skills,
+        "allowlistRules": p.allowlist.iter().map(|e| {
+            let mut r = json!({"pattern": e.pattern});
+            if let Some(a) = &e.arg_pattern { r["argPattern"] = json!(a); }
+            if let Some(s) = &e.source { r["source"] = json!(s); }
+            r
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// `system.run`.
+pub struct SystemRun(pub Arc<RunConfig>);
+
+impl Command for SystemRun {
+    type Params = RunParams;
+    type Output = RunResult;
+
+    fn name(&self) -> &'static str {
+        "system.run"
+    }
+
+    async fn run(&self, p: RunParams, ctx: CallContext) -> Result<RunResult, CapabilityError> {
+        let config = &self.0;
+        let (argv, analysis, cwd) =
+            validate(p.command, p.raw_command.as_deref(), p.cwd.as_deref())?;
+        let text = command_text(&argv);
+        let session_key = p.session_key.clone().unwrap_or_else(|| "node".into());
+        let run_id = p.run_id.clone().unwrap_or_else(new_id);
+        let agent = p
+            .agent_id
+            .clone()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "main".into());
+        let deny = |reason: &str, message: String| {
+            let mut ev = json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": text, "reason": reason});
+            if let Some(s) = p.suppress_notify_on_exit {
+                ev["suppressNotifyOnExit"] = json!(s);
+            }
+            ctx.events.emit("exec.denied", ev);
+            tracing::info!(target: "audit", command = %text, reason, "system.run denied");
+            CapabilityError::unavailable(message)
+        };
+        if p.needs_screen_recording == Some(true) {
+            return Err(deny(
+                "permission:screenRecording",
+                "PERMISSION_MISSING: screenRecording".into(),
+            ));
+        }
+        let overrides = p.env.clone().unwrap_or_default();
+        check_overrides(&overrides).map_err(invalid)?;
+        if let Err(m) = check_assignments(&analysis.env_assignments) {
+            return Err(deny("security=deny", m));
+        }
+        // Approval fields only count with a matching plan.
+        let explicit = p.approved == Some(true) || p.approval_decision.is_some();
+        if explicit && p.approval_source.is_some() {
+            return Err(invalid(
+                "INVALID_REQUEST: approvalSource cannot be combined with explicit approval",
+            ));
+        }
+        let store = config.store();
+        let snapshot = store.load().map_err(|e| {
+            deny(
+                "approval-state-write-failed",
+                format!("SYSTEM_RUN_DENIED: {e}"),
+            )
+        })?;
+        if explicit || p.approval_source.is_some() {
+            let plan = p.system_run_plan.as_ref().ok_or_else(|| {
+                invalid(if explicit {
+                    "INVALID_REQUEST: explicit approval requires matching systemRunPlan"
+                } else {
+                    "INVALID_REQUEST: approvalSource requires matching systemRunPlan"
+                })
+            })?;
+            let plan_argv: Option<Vec<String>> = plan
+                .get("argv")
+                .and_then(|a| serde_json::from_value(a.clone()).ok());
+            let plan_cwd = plan.get("cwd").and_then(Value::as_str);
+            if plan_argv.as_deref() != Some(&argv[..])
+                || plan_cwd.is_some_and(|c| Path::new(c) != cwd)
+            {
+                return Err(invalid(
+                    "INVALID_REQUEST: explicit approval requires matching systemRunPlan",
+                ));
+            }
+            match plan.get("policySnapshot") {
+                None => {
+                    return Err(invalid(
+                        "INVALID_REQUEST: delayed approval requires a prepared policy snapshot",
+                    ));
+                }
+                Some(s) if *s != policy_snapshot(config, &snapshot.doc, &agent) => {
+                    return Err(deny(
+                        "approval-required",
+                        "SYSTEM_RUN_DENIED: exec approval policy changed; request approval again"
+                            .into(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let policy = resolve_policy(&snapshot.doc, &agent, (config.security, config.ask));
+        let decision = evaluate(
+            &RunFacts {
+                argv: &argv,
+                analysis: &analysis,
+                cwd: &cwd,
+                path_env: &config.path_env,
+                approved: explicit,
+                ask_fallback: p.approval_source.as_deref() == Some("ask-fallback"),
+                strict_inline_eval: config.strict_inline_eval,
+            },
+            &policy,
+        );
+        let (run_argv, matched) = match decision {
+            Decision::Deny(d) => return Err(deny(d.reason, d.message)),
+            Decision::Allow { argv, matched } => (argv, matched),
+        };
+        // Record use and persist allow-always before running; a failed write denies.
+        let persist_always = p.approval_decision.as_deref() == Some("allow-always")
+            && policy.security == Security::Allowlist
+            && analysis.ok();
+        if !matched.is_empty() || persist_always {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let cwd_text = cwd.display().to_string();
+            let segments = analysis.segments.clone();
+            let path_env = config.path_env.clone();
+            let agent_key = agent.clone();
+            let text_copy = text.clone();
+            let written = store.update(move |doc| {
+                for e in doc.agents.values_mut().flat_map(|a| a.allowlist.iter_mut()) {
+                    if e.id.as_ref().is_some_and(|id| matched.contains(id)) {
+                        e.last_used_at = Some(now);
+                        if e.arg_pattern.is_none() {
+                            e.last_used_command = Some(text_copy.clone());
+                        }
+                    }
+                }
+                if persist_always {
+                    let list = &mut doc.agents.entry(agent_key).or_default().allowlist;
+                    for seg in &segments {
+                        if let Some(r) = crate::approvals::policy::resolve_executable(
+                            &seg.argv[0],
+                            Path::new(&cwd_text),
+                            &path_env,
+                        ) {
+                            list.push(AllowEntry {
+                                id: Some(new_id()),
+                                pattern: r.real.display().to_string(),
+                                arg_pattern: Some(cwd_argv_hash(&cwd_text, &seg.argv)),
+                                source: Some("allow-always".into()),
+                                last_used_at: Some(now),
+                                last_resolved_path: Some(r.real.display().to_string()),
+                                ..Default::default()
+                            });
+                        }
+                    }
+                }
+            });
+            if let Err(e) = written {
+                return Err(deny(
+                    "approval-state-write-failed",
+                    format!("SYSTEM_RUN_DENIED: approval state could not be persisted ({e})"),
+                ));
+            }
+        }
+        let shell = analysis.shell.is_some();
+        let env = build_env(std::env::vars(), &overrides, shell, &config.path_env);
+        let pty = config.force_pty || p.pty == Some(true);
+        tracing::info!(target: "audit", command = %text, pty, "system.run allowed");
+        let outcome = process::run(
+            process::Spec {
+                argv: run_argv,
+                cwd,
+                env,
+                timeout: p.timeout_ms.filter(|t| *t > 0).map(Duration::from_millis),
+                output_cap: config.output_cap,
+                pty,
+                heartbeat: config.heartbeat,
+                kill_grace: config.kill_grace,
+            },
+            ctx.cancel.clone(),
+            ctx.progress.clone(),
+        )
+        .await;
+        let success = outcome.exit_code == Some(0) && !outcome.timed_out && outcome.error.is_none();
+        let output = [
+            &outcome.stdout,
+            &outcome.stderr,
+            outcome.error.as_ref().unwrap_or(&String::new()),
+        ]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+        let output = output.trim();
+        let output = if output.chars().count() > 20_000 {
+            let tail: String = output
+                .chars()
+                .rev()
+                .take(20_000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("... (truncated) {tail}")
+        } else {
+            output.to_string()
+        };
+        let mut ev = json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": text,
+                            "timedOut": outcome.timed_out, "success": success, "output": output});
+        if let Some(c) = outcome.exit_code {
+            ev["exitCode"] = json!(c);
+        }
+        if let Some(s) = p.suppress_notify_on_exit {
+            ev["suppressNotifyOnExit"] = json!(s);
+        }
+        ctx.events.emit("exec.finished", ev);
+        Ok(RunResult {
+            exit_code: outcome.exit_code,
+            timed_out: outcome.timed_out,
+            success,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+            error: outcome.error,
+            pty,
+            duration_ms: outcome.duration.as_millis() as u64,
+        })
+    }
+}
+
+/// `system.run.prepare` params.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrepareParams {
+    /// argv.
+    pub command: Option<Vec<String>>,
+    /// Display text.
+    pub raw_command: Option<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Agent.
+    pub agent_id: Option<String>,
+    /// Session.
+    pub session_key: Option<String>,
+}
+
+/// `system.run.prepare`: the canonical plan an approval binds.
+pub struct SystemRunPrepare(pub Arc<RunConfig>);
+
+impl Command for SystemRunPrepare {
+    type Params = PrepareParams;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "system.run.prepare"
+    }
+
+    async fn run(&self, p: PrepareParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
+        let config = &self.0;
+        let (argv, analysis, cwd) =
+            validate(p.command, p.raw_command.as_deref(), p.cwd.as_deref())?;
+        let agent = p
+            .agent_id
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "main".into());
+        let snapshot = config
+            .store()
+            .load()
+            .map_err(|e| CapabilityError::unavailable(e.to_string()))?;
+        let policy = resolve_policy(&snapshot.doc, &agent, (config.security, config.ask));
+        // Pin a direct executable so the approval binds what will run.
+        let mut plan_argv = argv.clone();
+        if analysis.shell.is_none() && analysis.wrappers.is_empty() {
+            let r = crate::approvals::policy::resolve_executable(&argv[0], &cwd, &config.path_env)
+                .ok_or_else(|| {
+                    invalid("SYSTEM_RUN_DENIED: approval requires a stable executable path")
+                })?;
+            plan_argv[0] = r.real.display().to_string();
+        }
+        let text = command_text(&plan_argv);
+        let cwd_text = cwd.display().to_string();
+        let coverage: Vec<Value> = if analysis.ok() && analysis.inline_eval.is_none() {
+            analysis
+                .segments
+                .iter()
+                .filter_map(|s| {
+                    crate::approvals::policy::resolve_executable(&s.argv[0], &cwd, &config.path_env).map(|r| {
+                        json!({"pattern": r.real.display().to_string(), "argPattern": cwd_argv_hash(&cwd_text, &s.argv)})
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let complete = !coverage.is_empty() && coverage.len() == analysis.segments.len();
+        Ok(json!({
+            "plan": {
+                "argv": plan_argv,
+                "cwd": cwd_text,
+                "commandText": text,
+                "commandPreview": analysis.payload,
+                "agentId": agent,
+                "sessionKey": p.session_key,
+                "mutableFileOperand": null,
+                "policySnapshot": policy_snapshot(config, &snapshot.doc, &agent),
+            },
+            "execPolicy": {"security": policy.security.as_str(), "ask": policy.ask.as_str()},
+            "allowAlwaysCoverage": {"complete": complete, "patterns": if complete { coverage } else { vec![] }},
+            "cmdText": text,
+        }))
+    }
+}
+
+/// `system.execApprovals.get` params.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    /// Also return the resolved defaults.
+    pub include_resolved_defaults: Option<Value>,
+}
+
+fn approvals_view(config: &RunConfig, s: &crate::approvals::Snapshot, resolved: bool) -> Value {
+    let mut v = json!({
+        "path": config.store().path().display().to_string(),
+        "exists": s.exists,
+        "hash": s.hash,
+        "file": s.doc.redacted(),
+    });
+    if resolved {
+        let p = resolve_policy(&s.doc, "main", (config.security, config.ask));
+        v["resolvedDefaults"] = json!({"security": p.security.as_str(), "ask": p.ask.as_str(),
+            "askFallback": p.ask_fallback.as_str(), "autoAllowSkills": p.auto_allow_skills});
+    }
+    v
+}
+
+/// `system.execApprovals.get`.
+pub struct ExecApprovalsGet(pub Arc<RunConfig>);
+
+impl Command for ExecApprovalsGet {
+    type Params = GetParams;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "system.execApprovals.get"
+    }
+
+    async fn run(&self, p: GetParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
+        let resolved = match p.include_resolved_defaults {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => {
+                return Err(invalid(
+                    "INVALID_REQUEST: includeResolvedDefaults must be boolean",
+                ));
+            }
+        };
+        let s = self
+            .0
+            .store()
+            .load()
+            .map_err(|e| CapabilityError::unavailable(e.to_string()))?;
+        Ok(approvals_view(&self.0, &s, resolved))
+    }
+}
+
+/// `system.execApprovals.set` params.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetParams {
+    /// The new document.
+    pub file: Option<Value>,
+    /// The hash it was based on.
+    pub base_hash: Option<String>,
+}
+
+/// `system.execApprovals.set`.
+pub struct ExecApprovalsSet(pub Arc<RunConfig>);
+
+impl Command for ExecApprovalsSet {
+    type Params = SetParams;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "system.execApprovals.set"
+    }
+
+    async fn run(&self, p: SetParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
+        let Some(file @ Value::Object(_)) = p.file else {
+            return Err(invalid("INVALID_REQUEST: exec approvals file required"));
+        };
+        let doc: ApprovalsDoc = serde_json::from_value(file)
+            .map_err(|e| invalid(format!("INVALID_REQUEST: invalid exec approvals file: {e}")))?;
+        let s = self
+            .0
+            .store()
+            .save(doc, p.base_hash.as_deref())
+            .map_err(|e| match e {
+                crate::approvals::StoreError::Changed
+                | crate::approvals::StoreError::BaseHashRequired => {
+                    invalid(format!("INVALID_REQUEST: {e}"))
+                }
+                other => CapabilityError::unavailable(other.to_string()),
+            })?;
+        Ok(approvals_view(&self.0, &s, false))
+    }
+}

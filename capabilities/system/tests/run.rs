@@ -1,0 +1,269 @@
+//! `system.run` with real processes: the reference result shape, timeouts, cancel,
+//! process trees that fight back, PTYs, output caps, streaming, and the policy in front.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_capability_api::{CallContext, Command, ErrorCode, EventSink, ProgressSink};
+use openclaw_capability_system::approvals::{ApprovalsDoc, ApprovalsStore};
+use openclaw_capability_system::run::process::pids_with_marker;
+use openclaw_capability_system::run::{RunConfig, RunParams, SystemRun};
+use openclaw_capability_system::{approvals::Security, node_path};
+use tokio::sync::mpsc;
+
+fn config(dir: &std::path::Path, security: Security) -> Arc<RunConfig> {
+    let mut c = RunConfig::new(node_path(), dir.to_path_buf());
+    c.security = security;
+    c.heartbeat = Duration::from_millis(100);
+    c.kill_grace = Duration::from_millis(500);
+    Arc::new(c)
+}
+
+fn params(argv: &[&str]) -> RunParams {
+    RunParams {
+        command: Some(argv.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    }
+}
+
+async fn gone(marker: &str) -> bool {
+    for _ in 0..100 {
+        if pids_with_marker(marker).is_empty() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn reference_result_shape_for_output_exit_codes_and_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    let r = run
+        .run(
+            params(&["sh", "-c", "echo hi; echo err >&2; exit 3"]),
+            CallContext::detached("t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.exit_code, Some(3));
+    assert!(!r.success && !r.timed_out);
+    assert_eq!(r.stdout, "hi\n");
+    assert_eq!(r.stderr, "err\n");
+    let v = serde_json::to_value(&r).unwrap();
+    for key in [
+        "exitCode", "timedOut", "success", "stdout", "stderr", "error",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing in {v}");
+    }
+    assert!(v["error"].is_null());
+    let r = run
+        .run(params(&["true"]), CallContext::detached("t"))
+        .await
+        .unwrap();
+    assert!(r.success);
+    let r = run
+        .run(params(&["/no/such/binary"]), CallContext::detached("t"))
+        .await
+        .unwrap();
+    assert!(r.error.is_some() && !r.success && r.exit_code.is_none());
+}
+
+#[tokio::test]
+async fn a_process_tree_that_traps_sigterm_is_gone_after_timeout_and_after_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    // A child that ignores TERM, a grandchild that ignores TERM, and one that escaped the
+    // process group with setsid.
+    let script = "trap '' TERM; (trap '' TERM; sleep 313.1) & setsid sleep 313.2 & sleep 313.3";
+    let mut p = params(&["sh", "-c", script]);
+    p.timeout_ms = Some(800);
+    let r = run.run(p, CallContext::detached("t")).await.unwrap();
+    assert!(r.timed_out);
+    assert_eq!(r.exit_code, Some(124));
+    assert!(!r.success);
+    for m in ["313.1", "313.2", "313.3"] {
+        assert!(gone(m).await, "a process with {m} outlived the timeout");
+    }
+
+    let script = "trap '' TERM; (trap '' TERM; sleep 314.1) & setsid sleep 314.2 & sleep 314.3";
+    let ctx = CallContext::detached("t");
+    let cancel = ctx.cancel.clone();
+    let task = tokio::spawn(async move { run.run(params(&["sh", "-c", script]), ctx).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    cancel.cancel();
+    let r = task.await.unwrap().unwrap();
+    assert!(!r.timed_out && !r.success);
+    for m in ["314.1", "314.2", "314.3"] {
+        assert!(gone(m).await, "a process with {m} outlived the cancel");
+    }
+}
+
+#[tokio::test]
+async fn background_jobs_do_not_outlive_a_finished_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    let r = run
+        .run(
+            params(&["sh", "-c", "sleep 315.1 & echo started"]),
+            CallContext::detached("t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout, "started\n");
+    assert!(gone("315.1").await);
+}
+
+#[tokio::test]
+async fn tty_inside_a_pty_and_not_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    let mut p = params(&["tty"]);
+    p.pty = Some(true);
+    let r = run.run(p, CallContext::detached("t")).await.unwrap();
+    assert!(r.pty);
+    assert_eq!(r.exit_code, Some(0), "{r:?}");
+    assert!(r.stdout.starts_with("/dev/"), "{r:?}");
+    assert!(!r.stdout.contains('\r'));
+    let r = run
+        .run(params(&["tty"]), CallContext::detached("t"))
+        .await
+        .unwrap();
+    assert!(!r.pty);
+    assert_eq!(r.stdout.trim(), "not a tty");
+}
+
+#[tokio::test]
+async fn a_hundred_megabytes_of_output_is_capped_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    let r = run
+        .run(
+            params(&["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' 'a'"]),
+            CallContext::detached("t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.exit_code, Some(0));
+    assert_eq!(r.stdout.len(), 200_000 + "\n... (truncated)".len());
+    assert!(r.stdout.ends_with("\n... (truncated)"));
+    assert!(r.stdout.starts_with("aaaa"));
+}
+
+#[tokio::test]
+async fn output_streams_as_progress_with_heartbeats_while_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    let (tx, mut rx) = mpsc::channel(64);
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut ctx = CallContext::detached("t");
+    ctx.progress = ProgressSink::new(tx);
+    ctx.events = EventSink::new(ev_tx);
+    let r = run
+        .run(params(&["sh", "-c", "echo one; sleep 0.5; echo two"]), ctx)
+        .await
+        .unwrap();
+    assert_eq!(r.stdout, "one\ntwo\n");
+    let mut chunks = Vec::new();
+    while let Ok(c) = rx.try_recv() {
+        chunks.push(c);
+    }
+    assert_eq!(chunks.concat(), "one\ntwo\n", "{chunks:?}");
+    assert!(
+        chunks.iter().any(String::is_empty),
+        "no heartbeat in {chunks:?}"
+    );
+    let ev = ev_rx.try_recv().unwrap();
+    assert_eq!(ev.event, "exec.finished");
+    assert_eq!(ev.payload["exitCode"], 0);
+    assert_eq!(ev.payload["output"], "one\ntwo");
+}
+
+#[tokio::test]
+async fn a_fresh_node_denies_then_runs_after_one_explicit_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Allowlist));
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut ctx = CallContext::detached("t");
+    ctx.events = EventSink::new(ev_tx);
+    let e = run.run(params(&["uname", "-s"]), ctx).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unavailable);
+    assert!(
+        e.message
+            .starts_with("SYSTEM_RUN_DENIED: approval required"),
+        "{e}"
+    );
+    assert!(e.message.contains("openclaw-node approvals allow /"), "{e}");
+    let ev = ev_rx.try_recv().unwrap();
+    assert_eq!(ev.event, "exec.denied");
+    assert_eq!(ev.payload["reason"], "approval-required");
+    // The one explicit step.
+    let store = ApprovalsStore::in_state_dir(dir.path());
+    store
+        .update(|doc: &mut ApprovalsDoc| {
+            doc.agents.entry("*".into()).or_default().allowlist.push(
+                openclaw_capability_system::approvals::AllowEntry {
+                    pattern: "uname".into(),
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    let r = run
+        .run(params(&["uname", "-s"]), CallContext::detached("t"))
+        .await
+        .unwrap();
+    assert_eq!(r.stdout.trim(), "Linux");
+    let doc = store.load().unwrap().doc;
+    assert!(doc.agents["*"].allowlist[0].last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn env_injection_and_bad_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = SystemRun(config(dir.path(), Security::Full));
+    let mut p = params(&["true"]);
+    p.env = Some([("LD_PRELOAD".to_string(), "/tmp/x.so".to_string())].into());
+    let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: environment override rejected (blocked override keys: LD_PRELOAD)"
+    );
+    let mut p = params(&["echo", "hi"]);
+    p.raw_command = Some("echo bye".into());
+    let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
+    assert_eq!(
+        e.message,
+        "INVALID_REQUEST: rawCommand does not match command"
+    );
+    let mut p = params(&["true"]);
+    p.cwd = Some("/no/such/dir".into());
+    let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
+    assert!(e.message.contains("does not exist on the node host"), "{e}");
+    let mut p = params(&["true"]);
+    p.approved = Some(true);
+    let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
+    assert_eq!(
+        e.message,
+        "INVALID_REQUEST: explicit approval requires matching systemRunPlan"
+    );
+    let e = run
+        .run(RunParams::default(), CallContext::detached("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    // The env seen by the child: no loader hooks, OPENCLAW_SHELL set.
+    let r = run
+        .run(
+            params(&["sh", "-c", "echo $OPENCLAW_SHELL"]),
+            CallContext::detached("t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.stdout.trim(), "exec");
+    let mut p = params(&["env"]);
+    p.env = Some([("MY_VAR".to_string(), "1".to_string())].into());
+    let r = run.run(p, CallContext::detached("t")).await.unwrap();
+    assert!(r.stdout.contains("MY_VAR=1"));
+}
