@@ -39,6 +39,26 @@ pub struct RawConfig {
     /// `[device]`
     #[serde(default)]
     pub device: RawDevice,
+    /// `[exec]`
+    #[serde(default)]
+    pub exec: RawExec,
+}
+
+/// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
+/// (`openclaw-node approvals`) tightens it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct RawExec {
+    /// `deny`, `allowlist` (default) or `full`.
+    pub security: Option<String>,
+    /// `off`, `on-miss` (default) or `always`.
+    pub ask: Option<String>,
+    /// Refuse inline programs (`python -c` …) without explicit approval.
+    #[serde(default)]
+    pub strict_inline_eval: bool,
+    /// Run every command on a pseudo-terminal.
+    #[serde(default)]
+    pub pty: bool,
 }
 
 /// `[device]`: the `device.info` / `device.status` commands and host stats.
@@ -127,6 +147,14 @@ pub struct Config {
     pub device_commands: bool,
     /// Publish `node.host.stats`.
     pub host_stats: bool,
+    /// `[exec] security`.
+    pub exec_security: String,
+    /// `[exec] ask`.
+    pub exec_ask: String,
+    /// `[exec] strict_inline_eval`.
+    pub exec_strict_inline_eval: bool,
+    /// `[exec] pty`.
+    pub exec_pty: bool,
 }
 
 /// A configuration problem, with the file it came from when there is one.
@@ -259,6 +287,24 @@ impl Config {
                 None => Ok(()),
             }
         };
+        let exec_security = raw
+            .exec
+            .security
+            .clone()
+            .unwrap_or_else(|| "allowlist".into());
+        if !["deny", "allowlist", "full"].contains(&exec_security.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "exec.security".into(),
+                reason: format!("{exec_security:?} is not deny, allowlist or full"),
+            });
+        }
+        let exec_ask = raw.exec.ask.clone().unwrap_or_else(|| "on-miss".into());
+        if !["off", "on-miss", "always"].contains(&exec_ask.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "exec.ask".into(),
+                reason: format!("{exec_ask:?} is not off, on-miss or always"),
+            });
+        }
         if let Some(allow) = &raw.commands.allow {
             known(allow, "commands.allow")?;
         }
@@ -278,6 +324,10 @@ impl Config {
             command_deny: raw.commands.deny,
             device_commands: raw.device.enabled,
             host_stats: raw.device.host_stats.unwrap_or(true),
+            exec_security,
+            exec_ask,
+            exec_strict_inline_eval: raw.exec.strict_inline_eval,
+            exec_pty: raw.exec.pty,
         })
     }
 }

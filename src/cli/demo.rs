@@ -60,10 +60,26 @@ pub async fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         Arc::new(FileStore::in_state_dir(&scratch.path().join("node")));
     let identity = load_or_create_identity(store.as_ref())?;
     let node_id = identity.device_id();
+    // The demo node allows exactly one command for system.run: `uname` (the one explicit
+    // step a real node's owner takes with `openclaw-node approvals allow uname`).
+    let node_dir = scratch.path().join("node");
+    openclaw_capability_system::approvals::ApprovalsStore::in_state_dir(&node_dir).update(
+        |doc| {
+            doc.agents.entry("*".into()).or_default().allowlist.push(
+                openclaw_capability_system::approvals::AllowEntry {
+                    pattern: "uname".into(),
+                    ..Default::default()
+                },
+            )
+        },
+    )?;
     let registry = Arc::new(Registry::new(
-        vec![Arc::new(
-            openclaw_capability_system::SystemCapability::from_env(),
-        )],
+        vec![Arc::new(openclaw_capability_system::SystemCapability::new(
+            openclaw_capability_system::run::RunConfig::new(
+                openclaw_capability_system::node_path(),
+                node_dir,
+            ),
+        ))],
         &CommandPolicy::default(),
     ));
     let (state_tx, mut state_rx) = watch::channel(SessionState::Starting);
@@ -131,6 +147,26 @@ pub async fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         reply.payload,
         elapsed.as_secs_f64() * 1000.0
     );
+    let params = json!({"command": ["uname", "-sr"]});
+    let reply = op
+        .node_invoke(&node_id, "system.run", params.clone(), Some(10_000))
+        .await
+        .context("system.run through the gateway failed")?;
+    println!("   node.invoke system.run {params}   (uname is on this node's allowlist)");
+    println!("   => {}", reply.payload);
+    let params = json!({"command": ["id"]});
+    match op
+        .node_invoke(&node_id, "system.run", params.clone(), Some(10_000))
+        .await
+    {
+        Ok(reply) => println!(
+            "   node.invoke system.run {params}\n   => {}",
+            reply.payload
+        ),
+        Err(e) => {
+            println!("   node.invoke system.run {params}   (not allowlisted)\n   => refused: {e}")
+        }
+    }
 
     if args.once {
         println!("done (--once).");

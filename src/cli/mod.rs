@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod approvals;
 pub mod demo;
 pub mod devices;
 pub mod gateway;
@@ -152,6 +153,8 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Show this node's device id and public key.
     Identity(identity::Args),
+    /// The local exec policy for system.run: show it, allow executables, set modes.
+    Approvals(approvals::Args),
     /// Show what the running node is doing (state, approvals, gateway, commands, last
     /// error), or its metrics with --metrics / --prometheus.
     Status(status::Args),
@@ -213,6 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices::run(args, &cli.global).await,
         Command::Nodes(args) => nodes::run(args, &cli.global).await,
         Command::Identity(args) => identity::run(args, &cli.global).await,
+        Command::Approvals(args) => approvals::run(args, &cli.global).await,
         Command::Status(args) => status::run(args, &cli.global).await,
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Install(args) => service::install(args, &cli.global).await,

@@ -148,9 +148,23 @@ impl StatusSource for NodeStatus {
     }
 }
 
+/// The execution settings of `system.run` for a config.
+pub fn run_config(config: &Config) -> openclaw_capability_system::run::RunConfig {
+    use openclaw_capability_system::approvals::{Ask, Security};
+    let mut run = openclaw_capability_system::run::RunConfig::new(
+        openclaw_capability_system::node_path(),
+        config.state_dir.clone(),
+    );
+    run.security = Security::parse(&config.exec_security).unwrap_or(Security::Allowlist);
+    run.ask = Ask::parse(&config.exec_ask).unwrap_or(Ask::OnMiss);
+    run.strict_inline_eval = config.exec_strict_inline_eval;
+    run.force_pty = config.exec_pty;
+    run
+}
+
 /// Builds the capability registry for a config.
 pub fn build_registry(config: &Config) -> Registry {
-    let system = openclaw_capability_system::SystemCapability::from_env();
+    let system = openclaw_capability_system::SystemCapability::new(run_config(config));
     let device = openclaw_capability_device::DeviceCapability::new(
         openclaw_capability_device::DeviceConfig {
             enabled: config.device_commands,
@@ -288,7 +302,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     opts.password = config.password.clone();
     opts.instance_id = config.instance_id.clone();
     opts.model_identifier = Some(openclaw_capability_device::model_identifier());
-    opts.path_env = Some(openclaw_capability_system::SystemCapability::from_env().path_env);
+    opts.path_env = Some(openclaw_capability_system::node_path());
     opts.tls = tls;
     opts.metrics = metrics;
     opts.host_stats_dir = config.host_stats.then(|| config.state_dir.clone());

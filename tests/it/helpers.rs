@@ -178,7 +178,12 @@ impl TestNode {
         let node_id = identity.device_id();
         let registry = Arc::new(Registry::new(
             vec![
-                Arc::new(openclaw_capability_system::SystemCapability::from_env()),
+                Arc::new(openclaw_capability_system::SystemCapability::new(
+                    openclaw_capability_system::run::RunConfig::new(
+                        openclaw_capability_system::node_path(),
+                        dir.path().to_path_buf(),
+                    ),
+                )),
                 Arc::new(TestCapability),
             ],
             &CommandPolicy::default(),

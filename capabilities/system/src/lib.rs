@@ -47,15 +47,6 @@ impl SystemCapability {
             run: Arc::new(run),
         }
     }
-
-    /// A capability using the process's PATH and the state directory from
-    /// `OPENCLAW_NODE_HOME` (else the current directory's `.openclaw-node`).
-    pub fn from_env() -> Self {
-        let state = std::env::var("OPENCLAW_NODE_HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| std::path::PathBuf::from(".openclaw-node"));
-        Self::new(run::RunConfig::new(node_path(), state))
-    }
 }
 
 impl Capability for SystemCapability {
