@@ -73,7 +73,13 @@ async fn invoke_timeout_reaches_the_operator_and_cancels_the_call_on_the_node() 
         .await
         .unwrap_err();
     let shape = gateway_error(err);
-    assert_eq!(shape.code, "TIMEOUT", "{shape:?}");
+    // As the real Gateway reports it: UNAVAILABLE carrying the node error TIMEOUT.
+    assert_eq!(shape.code, "UNAVAILABLE", "{shape:?}");
+    assert_eq!(shape.message, "TIMEOUT: node invoke timed out");
+    assert_eq!(
+        shape.details.as_ref().unwrap()["nodeError"]["code"],
+        "TIMEOUT"
+    );
     eventually("the node to cancel the timed-out call", || async {
         (CANCELLED_SLEEPS.load(Ordering::SeqCst) > before).then_some(())
     })

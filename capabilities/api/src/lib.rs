@@ -35,6 +35,9 @@ pub enum ErrorCode {
     Unavailable,
     /// The call ran out of time (`TIMEOUT`).
     Timeout,
+    /// A command-specific token used as the code, as the reference node does for policy
+    /// refusals (`SYSTEM_RUN_DENIED`, `SYSTEM_RUN_DISABLED`, `PERMISSION_MISSING`).
+    Token(&'static str),
 }
 
 impl ErrorCode {
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::Token(t) => t,
         }
     }
 }
@@ -78,6 +82,23 @@ impl CapabilityError {
     /// `UNAVAILABLE` with this message.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
+    }
+
+    /// An error whose code is the token its message starts with (`TOKEN: detail`), e.g.
+    /// `SYSTEM_RUN_DENIED: allowlist miss`; `UNAVAILABLE` when there is no known token.
+    pub fn denied(message: impl Into<String>) -> Self {
+        const TOKENS: &[&str] = &[
+            "SYSTEM_RUN_DENIED",
+            "SYSTEM_RUN_DISABLED",
+            "PERMISSION_MISSING",
+        ];
+        let message = message.into();
+        let code = TOKENS
+            .iter()
+            .find(|t| message.starts_with(&format!("{t}:")))
+            .map(|t| ErrorCode::Token(t))
+            .unwrap_or(ErrorCode::Unavailable);
+        Self::new(code, message)
     }
 
     /// `TIMEOUT` with this message.

@@ -188,7 +188,8 @@ async fn a_fresh_node_denies_then_runs_after_one_explicit_allow() {
     let mut ctx = CallContext::detached("t");
     ctx.events = EventSink::new(ev_tx);
     let e = run.run(params(&["uname", "-s"]), ctx).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::Unavailable);
+    // Like the reference node: the policy token is the error code.
+    assert_eq!(e.code.as_str(), "SYSTEM_RUN_DENIED");
     assert!(
         e.message
             .starts_with("SYSTEM_RUN_DENIED: approval required"),

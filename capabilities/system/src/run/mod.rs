@@ -238,7 +238,7 @@ impl Command for SystemRun {
             }
             ctx.events.emit("exec.denied", ev);
             tracing::info!(target: "audit", command = %text, reason, "system.run denied");
-            CapabilityError::unavailable(message)
+            CapabilityError::denied(message)
         };
         if p.needs_screen_recording == Some(true) {
             return Err(deny(
