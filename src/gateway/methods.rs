@@ -750,11 +750,28 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
             ));
         }
         Err(_) => {
-            shared.lock().invokes.remove(&invoke_id);
+            // Like the real Gateway: tell the node to stop, and report the timeout as the
+            // node's error.
+            let node_out = {
+                let mut inner = shared.lock();
+                inner.invokes.remove(&invoke_id);
+                inner.nodes.get(&p.node_id).map(|n| n.out.clone())
+            };
+            if let Some(out) = node_out {
+                let cancel = Frame::event(
+                    events::NODE_INVOKE_CANCEL,
+                    json!({"invokeId": invoke_id, "nodeId": p.node_id}),
+                );
+                let _ = out.try_send(Out::Text(cancel.to_text()));
+            }
             return Err(ErrorShape::new(
-                error_codes::TIMEOUT,
-                "node invoke timed out",
-            ));
+                error_codes::UNAVAILABLE,
+                "TIMEOUT: node invoke timed out",
+            )
+            .with_details(json!({
+                "nodeError": {"code": "TIMEOUT", "message": "node invoke timed out"},
+                "nodeCommandDispatched": true,
+            })));
         }
     };
     if !result.ok {
@@ -763,14 +780,17 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
             message: None,
             details: None,
         });
-        let message = e
-            .message
-            .clone()
-            .unwrap_or_else(|| "node invoke failed".into());
+        let message = match (&e.code, &e.message) {
+            (Some(c), Some(m)) if !m.starts_with(&format!("{c}:")) => format!("{c}: {m}"),
+            (_, Some(m)) => m.clone(),
+            (Some(c), None) => c.clone(),
+            (None, None) => "node invoke failed".into(),
+        };
         return Err(
-            ErrorShape::new(error_codes::UNAVAILABLE, message).with_details(
-                json!({"nodeError": {"code": e.code, "message": e.message, "details": e.details}}),
-            ),
+            ErrorShape::new(error_codes::UNAVAILABLE, message).with_details(json!({
+                "nodeError": {"code": e.code, "message": e.message, "details": e.details},
+                "nodeCommandDispatched": true,
+            })),
         );
     }
     let payload = match (&result.payload_json, &result.payload) {
