@@ -174,16 +174,28 @@ impl TestNode {
         store: Arc<dyn CredentialStore>,
         customise: impl FnOnce(&mut NodeOptions),
     ) -> Self {
+        Self::start_full(url, token, dir, store, customise, |_| {})
+    }
+
+    /// A node with custom node options and `system.run` settings.
+    pub fn start_full(
+        url: &str,
+        token: Option<&str>,
+        dir: tempfile::TempDir,
+        store: Arc<dyn CredentialStore>,
+        customise: impl FnOnce(&mut NodeOptions),
+        customise_run: impl FnOnce(&mut openclaw_capability_system::run::RunConfig),
+    ) -> Self {
         let identity = load_or_create_identity(store.as_ref()).unwrap();
         let node_id = identity.device_id();
+        let mut run = openclaw_capability_system::run::RunConfig::new(
+            openclaw_capability_system::node_path(),
+            dir.path().to_path_buf(),
+        );
+        customise_run(&mut run);
         let registry = Arc::new(Registry::new(
             vec![
-                Arc::new(openclaw_capability_system::SystemCapability::new(
-                    openclaw_capability_system::run::RunConfig::new(
-                        openclaw_capability_system::node_path(),
-                        dir.path().to_path_buf(),
-                    ),
-                )),
+                Arc::new(openclaw_capability_system::SystemCapability::new(run)),
                 Arc::new(TestCapability),
             ],
             &CommandPolicy::default(),

@@ -44,6 +44,31 @@ pub async fn real(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs the tool; returns (success, stdout + stderr) without panicking.
+pub async fn real_try(args: &[&str]) -> (bool, String) {
+    let tool = tool();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || Process::new(&tool).args(&args).output())
+        .await
+        .unwrap()
+        .expect("cannot run the real-gateway tool");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The first JSON object in a text (CLI output can carry log lines around it).
+pub fn first_json(text: &str) -> Option<Value> {
+    let start = text.find('{')?;
+    let mut de = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+    de.next()?.ok()
+}
+
 /// Runs `real-gateway cli ARGS --json` and parses the JSON it prints.
 pub async fn real_json(args: &[&str]) -> Value {
     let mut all = vec!["cli"];
@@ -160,5 +185,111 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
         "re-pairing was needed: {pending}"
     );
     node.stop().await.unwrap();
+    real(&["stop"]).await;
+}
+
+/// `node.invoke` of `system.run` through the real Gateway (operator RPC with the node id):
+/// the payload on success, or the error object.
+async fn gateway_system_run(node_id: &str, params: Value) -> Value {
+    let call = serde_json::json!({
+        "nodeId": node_id,
+        "command": "system.run",
+        "params": params,
+        "idempotencyKey": uuid::Uuid::new_v4().to_string(),
+    });
+    let (_, out) = real_try(&[
+        "cli",
+        "gateway",
+        "call",
+        "node.invoke",
+        "--json",
+        "--timeout",
+        "30000",
+        "--params",
+        &call.to_string(),
+    ])
+    .await;
+    let v = first_json(&out).unwrap_or_else(|| panic!("no JSON from gateway call: {out}"));
+    if let Some(p) = v.get("payload") {
+        return p.clone();
+    }
+    v.get("error").cloned().unwrap_or(v)
+}
+
+#[tokio::test]
+async fn real_gateway_system_run_matches_the_reference_node_host() {
+    if !enabled() {
+        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
+        return;
+    }
+    let _guard = REAL.lock().await;
+    real(&["start"]).await;
+    real(&["ts-node", "start"]).await;
+    let (url, token) = real_env().await;
+    let name = format!("rust-run-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn openclaw_node::credentials::CredentialStore> =
+        std::sync::Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
+            dir.path(),
+        ));
+    // The reference node's default policy is security=full; compare like with like.
+    let mut node = TestNode::start_full(
+        &url,
+        Some(&token),
+        dir,
+        store,
+        |o| o.display_name = name.clone(),
+        |r| r.security = openclaw_capability_system::approvals::Security::Full,
+    );
+    let ours = node.node_id.clone();
+    let theirs = eventually("both nodes to be approved for system.run", || async {
+        real(&["approve-all"]).await;
+        let status = real_json(&["nodes", "status"]).await;
+        let me = find_node(&status, &ours)?;
+        if !lists(me, "commands", "system.run") || me["connected"] != true {
+            return None;
+        }
+        let ts = status
+            .get("nodes")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|n| {
+                n["displayName"] == "ts-node"
+                    && n["connected"] == true
+                    && lists(n, "commands", "system.run")
+            })?;
+        ts["nodeId"].as_str().map(str::to_string)
+    })
+    .await;
+    node.wait_ready().await;
+
+    let cases = [
+        serde_json::json!({"command": ["echo", "hi"]}),
+        serde_json::json!({"command": ["sh", "-c", "echo err >&2; exit 3"]}),
+        serde_json::json!({"command": ["sleep", "5"], "timeoutMs": 1000}),
+        serde_json::json!({"command": ["true"], "env": {"LD_PRELOAD": "/tmp/x.so"}}),
+    ];
+    for case in cases {
+        let reference = gateway_system_run(&theirs, case.clone()).await;
+        let mine = gateway_system_run(&ours, case.clone()).await;
+        eprintln!("{case}\n  reference: {reference}\n  ours:      {mine}");
+        // Every key of the reference result is in ours with the same value (ours adds
+        // durationMs); errors match in code and message.
+        let obj = reference
+            .as_object()
+            .unwrap_or_else(|| panic!("{case}: {reference}"));
+        for (k, v) in obj {
+            if k == "details" || k == "type" {
+                continue;
+            }
+            assert_eq!(
+                mine.get(k),
+                Some(v),
+                "{case}: key {k}: reference {reference}, ours {mine}"
+            );
+        }
+    }
+    node.stop().await.unwrap();
+    real(&["ts-node", "stop"]).await;
     real(&["stop"]).await;
 }

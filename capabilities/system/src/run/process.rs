@@ -170,15 +170,34 @@ impl Tree {
     }
 
     fn any_alive(&self) -> bool {
-        let group_alive = self
-            .pgid
-            .is_some_and(|g| killpg(Pid::from_raw(g), None).is_ok());
+        // Zombies (exited, not yet reaped by their parent) do not count: they hold no
+        // resources and cannot be killed again.
+        let group_alive = self.pgid.is_some_and(group_has_live_member);
         group_alive
             || self
                 .seen
                 .iter()
                 .any(|(&pid, &st)| start_time(pid) == Some(st) && !is_zombie(pid))
     }
+}
+
+/// Whether any non-zombie process is in process group `pgid` (field 5 of /proc/*/stat).
+fn group_has_live_member(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return killpg(Pid::from_raw(pgid), None).is_ok();
+    };
+    dir.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
+        let mut fields = stat[close + 2..].split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        pgrp == Some(pgid) && state != Some("Z")
+    })
 }
 
 fn is_zombie(pid: i32) -> bool {
