@@ -7,7 +7,9 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = openclaw_node::cli::Cli::parse();
-    if let Err(e) = openclaw_node::cli::init_logging(&cli.global, cli.command.is_long_running()) {
+    if let Err(e) =
+        openclaw_node::cli::init_logging_at(&cli.global, cli.command.default_log_level())
+    {
         eprintln!("openclaw-node: {e:#}");
         return ExitCode::from(openclaw_node::cli::exit::USAGE);
     }

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod gateway;
 pub mod identity;
 pub mod nodes;
+pub mod pair;
 pub mod reset;
 pub mod run;
 pub mod service;
@@ -143,6 +144,9 @@ pub enum Command {
     /// Start an embedded gateway and a node on loopback, approve them, and show a real
     /// command round trip. Keeps running so you can invoke more from another terminal.
     Demo(demo::Args),
+    /// Pair this node with a gateway (first run): a setup code, a join link, or a URL and
+    /// the shared token; waits through both approvals and saves the gateway for `run`.
+    Pair(pair::Args),
     /// Run the node: connect to the gateway and serve commands until stopped.
     Run(run::Args),
     /// Run the embedded minimal gateway (for trying the node and for tests).
@@ -175,23 +179,33 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether this subcommand keeps running (and so logs at `info` by default); one-shot
-    /// commands log only warnings unless `-v` is given.
+    /// Whether this subcommand keeps running.
     pub fn is_long_running(&self) -> bool {
-        matches!(
-            self,
-            Command::Demo(_) | Command::Run(_) | Command::Gateway(_)
-        )
+        matches!(self, Command::Run(_) | Command::Gateway(_))
+    }
+
+    /// The log level when no `-v` is given: `info` for long-running commands, `error` for
+    /// the interactive ones that print their own progress, `warn` otherwise.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Run(_) | Command::Gateway(_) => "info",
+            Command::Pair(_) | Command::Demo(_) => "error",
+            _ => "warn",
+        }
     }
 }
 
 /// Sets up `tracing` on stderr: `RUST_LOG` if set, else the `-v` level (default `info`
 /// for long-running commands, `warn` for one-shot ones).
 pub fn init_logging(global: &GlobalArgs, long_running: bool) -> anyhow::Result<()> {
+    init_logging_at(global, if long_running { "info" } else { "warn" })
+}
+
+/// Sets up `tracing` with `quiet` as the level when no `-v` is given.
+pub fn init_logging_at(global: &GlobalArgs, quiet: &str) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let level = match global.verbose {
-        0 if long_running => "info",
-        0 => "warn",
+        0 => quiet,
         1 => "info,openclaw_node=debug",
         2 => "debug",
         _ => "trace",
@@ -211,6 +225,7 @@ pub fn init_logging(global: &GlobalArgs, long_running: bool) -> anyhow::Result<(
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args, &cli.global).await,
+        Command::Pair(args) => pair::run(args, &cli.global).await,
         Command::Run(args) => run::run(args, &cli.global).await,
         Command::Gateway(args) => gateway::run(args, &cli.global).await,
         Command::Devices(args) => devices::run(args, &cli.global).await,

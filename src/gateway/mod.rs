@@ -191,6 +191,11 @@ impl GatewayHandle {
     /// Mints a single-use setup code for `url` (the gateway's address as nodes see it),
     /// valid for ten minutes.
     pub fn mint_setup_code(&self, url: &str) -> String {
+        self.mint_setup_code_for(url, crate::protocol::BOOTSTRAP_TOKEN_TTL)
+    }
+
+    /// Mints a single-use setup code valid for `ttl` (tests use short ones).
+    pub fn mint_setup_code_for(&self, url: &str, ttl: Duration) -> String {
         let mut raw = [0u8; 24];
         getrandom::fill(&mut raw).expect("the OS random source is available");
         use base64::Engine as _;
@@ -198,11 +203,12 @@ impl GatewayHandle {
         self.shared.lock().bootstrap.insert(
             token.clone(),
             Bootstrap {
-                expires_at: std::time::Instant::now() + crate::protocol::BOOTSTRAP_TOKEN_TTL,
+                expires_at: std::time::Instant::now() + ttl,
                 bound_device: None,
             },
         );
-        crate::protocol::setup_code::encode_setup_code(url, &token)
+        let expires = crate::now_ms() + ttl.as_millis() as u64;
+        crate::protocol::setup_code::encode_setup_code(url, &token, Some(expires))
     }
 
     /// Connected node ids.

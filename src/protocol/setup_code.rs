@@ -21,6 +21,8 @@ pub struct SetupCode {
     pub bootstrap_token: Secret,
     /// A TLS certificate pin, when the code carries one.
     pub tls_fingerprint: Option<String>,
+    /// When the code stops working, if it says.
+    pub expires_at_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +35,7 @@ struct RawCode {
     token: Option<String>,
     #[serde(alias = "tlsFingerprintSha256", alias = "fingerprint")]
     tls_fingerprint: Option<String>,
+    expires_at_ms: Option<u64>,
 }
 
 /// Why a setup code was not accepted.
@@ -67,21 +70,35 @@ fn extract(input: &str) -> &str {
     input
 }
 
-/// Decodes a setup code in any of its pasted forms.
+/// Decodes a setup code in any of its pasted forms (also the JSON document itself, which
+/// is what a join URL returns).
 pub fn parse_setup_code(input: &str) -> Result<SetupCode, SetupCodeError> {
     if input.len() > MAX_CODE_LEN {
         return Err(SetupCodeError("too long".into()));
     }
-    let code = extract(input).trim();
-    if code.is_empty() {
-        return Err(SetupCodeError("empty".into()));
+    let trimmed = input.trim();
+    let bytes = if trimmed.starts_with('{') {
+        trimmed.as_bytes().to_vec()
+    } else {
+        let code = extract(input).trim();
+        if code.is_empty() {
+            return Err(SetupCodeError("empty".into()));
+        }
+        URL_SAFE_NO_PAD
+            .decode(code.trim_end_matches('='))
+            .or_else(|_| STANDARD.decode(code))
+            .map_err(|_| SetupCodeError("not base64url".into()))?
+    };
+    let raw: RawCode = serde_json::from_slice(&bytes).map_err(|e| {
+        SetupCodeError(format!("not a setup code document ({})", e.classify_name()))
+    })?;
+    if let Some(exp) = raw.expires_at_ms
+        && exp < crate::now_ms()
+    {
+        return Err(SetupCodeError(
+            "it has expired; ask the gateway for a new one".into(),
+        ));
     }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(code.trim_end_matches('='))
-        .or_else(|_| STANDARD.decode(code))
-        .map_err(|_| SetupCodeError("not base64url".into()))?;
-    let raw: RawCode = serde_json::from_slice(&bytes)
-        .map_err(|e| SetupCodeError(format!("not a setup code document ({e})")))?;
     let url = raw
         .url
         .or_else(|| raw.urls.first().cloned())
@@ -105,13 +122,32 @@ pub fn parse_setup_code(input: &str) -> Result<SetupCode, SetupCodeError> {
         url,
         bootstrap_token: Secret::new(token),
         tls_fingerprint: raw.tls_fingerprint,
+        expires_at_ms: raw.expires_at_ms,
     })
 }
 
-/// Encodes a setup code (the embedded gateway mints these).
-pub fn encode_setup_code(url: &str, bootstrap_token: &str) -> String {
-    let doc = serde_json::json!({"url": url, "bootstrapToken": bootstrap_token});
+/// Encodes a setup code (the embedded gateway mints these), in the real Gateway's shape.
+pub fn encode_setup_code(url: &str, bootstrap_token: &str, expires_at_ms: Option<u64>) -> String {
+    let mut doc = serde_json::json!({"url": url, "bootstrapToken": bootstrap_token});
+    if let Some(exp) = expires_at_ms {
+        doc["expiresAtMs"] = serde_json::json!(exp);
+    }
     URL_SAFE_NO_PAD.encode(doc.to_string())
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "missing or wrong fields",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -119,8 +155,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_real_gateways_shape_and_expiry() {
+        let future = crate::now_ms() + 600_000;
+        let doc = format!(
+            "{{\"url\":\"ws://127.0.0.1:28799\",\"bootstrapToken\":\"fVA2\",\"expiresAtMs\":{future}}}"
+        );
+        let c = parse_setup_code(&URL_SAFE_NO_PAD.encode(&doc)).unwrap();
+        assert_eq!(c.expires_at_ms, Some(future));
+        assert_eq!(parse_setup_code(&doc).unwrap().url, "ws://127.0.0.1:28799");
+        let past = "{\"url\":\"ws://x:1\",\"bootstrapToken\":\"t\",\"expiresAtMs\":1}";
+        assert!(
+            parse_setup_code(past)
+                .unwrap_err()
+                .to_string()
+                .contains("expired")
+        );
+    }
+
+    #[test]
     fn round_trips_in_every_form() {
-        let code = encode_setup_code("ws://127.0.0.1:18789", "boot-123");
+        let code = encode_setup_code("ws://127.0.0.1:18789", "boot-123", None);
         for form in [
             code.clone(),
             format!("  {code}\n"),

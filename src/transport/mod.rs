@@ -76,6 +76,10 @@ pub fn normalize_url(url: &str) -> Result<url::Url, DialError> {
 }
 
 /// The TLS client configuration with the platform's native roots (built once).
+pub fn tls_client_config() -> Arc<rustls::ClientConfig> {
+    native_tls_config()
+}
+
 fn native_tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG

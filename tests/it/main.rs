@@ -6,4 +6,5 @@ mod e2e;
 mod fake_gateway;
 mod handshake;
 mod helpers;
+mod pairing;
 mod real_gateway;
