@@ -268,3 +268,125 @@ async fn env_injection_and_bad_requests_are_refused() {
     let r = run.run(p, CallContext::detached("t")).await.unwrap();
     assert!(r.stdout.contains("MY_VAR=1"));
 }
+
+async fn prepare(config: &Arc<RunConfig>, argv: &[&str], cwd: &str) -> serde_json::Value {
+    use openclaw_capability_system::run::{PrepareParams, SystemRunPrepare};
+    SystemRunPrepare(config.clone())
+        .run(
+            PrepareParams {
+                command: Some(argv.iter().map(|s| s.to_string()).collect()),
+                cwd: Some(cwd.into()),
+                ..Default::default()
+            },
+            CallContext::detached("p"),
+        )
+        .await
+        .unwrap()
+}
+
+fn approved_run(plan: &serde_json::Value, cwd: &str) -> RunParams {
+    RunParams {
+        command: serde_json::from_value(plan["plan"]["argv"].clone()).unwrap(),
+        cwd: Some(cwd.into()),
+        approved: Some(true),
+        approval_decision: Some("allow-once".into()),
+        system_run_plan: Some(plan["plan"].clone()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_approved_plan_runs_and_edits_after_approval_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let cwd = std::fs::canonicalize(work.path())
+        .unwrap()
+        .display()
+        .to_string();
+    std::fs::write(work.path().join("job.sh"), "echo approved\n").unwrap();
+    let config = config(dir.path(), Security::Allowlist);
+    let plan = prepare(&config, &["sh", "job.sh"], &cwd).await;
+    assert_eq!(plan["plan"]["mutableFileOperand"]["argvIndex"], 1);
+    assert!(plan["plan"]["policySnapshot"].is_object());
+    let run = SystemRun(config.clone());
+    // Allowlist mode and nothing allowlisted: it runs only because it was approved.
+    let r = run
+        .run(approved_run(&plan, &cwd), CallContext::detached("t"))
+        .await
+        .unwrap();
+    assert_eq!(r.stdout, "approved\n");
+    // Attack 12: the script is edited after approval.
+    std::fs::write(work.path().join("job.sh"), "echo pwned\n").unwrap();
+    let e = run
+        .run(approved_run(&plan, &cwd), CallContext::detached("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: approval script operand changed before execution"
+    );
+    // Attack 13: the binding is stripped from the plan.
+    let mut stripped = plan.clone();
+    stripped["plan"]["mutableFileOperand"] = serde_json::Value::Null;
+    let e = run
+        .run(approved_run(&stripped, &cwd), CallContext::detached("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: approval missing script operand binding"
+    );
+    // Attack 24: argv edited after approval.
+    let mut p = approved_run(&plan, &cwd);
+    p.command = Some(vec!["sh".into(), "-c".into(), "id".into()]);
+    let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
+    assert_eq!(
+        e.message,
+        "INVALID_REQUEST: explicit approval requires matching systemRunPlan"
+    );
+    // Attack 25: the policy is tightened while the approval is pending.
+    let fresh = prepare(&config, &["uname"], &cwd).await;
+    ApprovalsStore::in_state_dir(dir.path())
+        .update(|d| d.defaults.get_or_insert_with(Default::default).ask = Some("always".into()))
+        .unwrap();
+    let e = run
+        .run(approved_run(&fresh, &cwd), CallContext::detached("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: exec approval policy changed; request approval again"
+    );
+}
+
+#[tokio::test]
+async fn attack_10_11_symlinked_or_swapped_cwd_is_refused_for_approved_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let real = std::fs::canonicalize(work.path()).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let config = config(dir.path(), Security::Allowlist);
+    let plan = prepare(&config, &["uname"], &real.display().to_string()).await;
+    let run = SystemRun(config.clone());
+    let e = run
+        .run(
+            approved_run(&plan, &link.display().to_string()),
+            CallContext::detached("t"),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("canonical cwd"), "{e}");
+    let other = std::fs::canonicalize(dir.path())
+        .unwrap()
+        .display()
+        .to_string();
+    let e = run
+        .run(approved_run(&plan, &other), CallContext::detached("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: approval cwd identity mismatch"
+    );
+}

@@ -191,6 +191,35 @@ fn validate(
     Ok((argv, analysis, cwd))
 }
 
+/// The single mutable file an interpreter would run (`python3 x.py`, `sh ./run.sh`,
+/// `node app.js` …): `(argv index, real path, sha256 hex)`. An approval binds its hash so
+/// an edit after approval is caught.
+pub fn script_operand(argv: &[String], cwd: &Path) -> Option<(usize, PathBuf, String)> {
+    use sha2::Digest as _;
+    let name = crate::approvals::analysis::exe_name(argv.first()?);
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let interpreters = [
+        "sh", "bash", "dash", "zsh", "ksh", "ash", "python", "pypy", "node", "nodejs", "perl",
+        "php", "ruby", "tsx", "ts-node",
+    ];
+    if !interpreters.contains(&base) {
+        return None;
+    }
+    let (index, operand) = argv
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !a.starts_with('-'))?;
+    let path = if Path::new(operand).is_absolute() {
+        PathBuf::from(operand)
+    } else {
+        cwd.join(operand)
+    };
+    let real = std::fs::canonicalize(&path).ok()?;
+    let bytes = std::fs::read(&real).ok()?;
+    Some((index, real, hex::encode(sha2::Sha256::digest(&bytes))))
+}
+
 /// The policy snapshot a prepared plan binds.
 fn policy_snapshot(config: &RunConfig, doc: &ApprovalsDoc, agent: &str) -> Value {
     let p = resolve_policy(doc, agent, (config.security, config.ask));
@@ -277,12 +306,52 @@ impl Command for SystemRun {
                 .get("argv")
                 .and_then(|a| serde_json::from_value(a.clone()).ok());
             let plan_cwd = plan.get("cwd").and_then(Value::as_str);
-            if plan_argv.as_deref() != Some(&argv[..])
-                || plan_cwd.is_some_and(|c| Path::new(c) != cwd)
-            {
+            if plan_argv.as_deref() != Some(&argv[..]) {
                 return Err(invalid(
                     "INVALID_REQUEST: explicit approval requires matching systemRunPlan",
                 ));
+            }
+            // The approved cwd must be canonical (no symlink in the path) and still be the
+            // same directory now.
+            if let Some(requested) = p.cwd.as_deref().map(str::trim).filter(|c| !c.is_empty())
+                && Path::new(requested) != cwd
+            {
+                return Err(deny(
+                    "approval-required",
+                    "SYSTEM_RUN_DENIED: approval requires canonical cwd (no symlink path components)"
+                        .into(),
+                ));
+            }
+            if plan_cwd.is_some_and(|c| Path::new(c) != cwd) {
+                return Err(deny(
+                    "approval-required",
+                    "SYSTEM_RUN_DENIED: approval cwd identity mismatch".into(),
+                ));
+            }
+            // A script operand must be the file that was approved.
+            let bound = plan.get("mutableFileOperand").filter(|v| !v.is_null());
+            match (bound, script_operand(&argv, &cwd)) {
+                (None, Some(_)) => {
+                    return Err(deny(
+                        "approval-required",
+                        "SYSTEM_RUN_DENIED: approval missing script operand binding".into(),
+                    ));
+                }
+                (Some(b), current) => {
+                    let want = b.get("sha256").and_then(Value::as_str);
+                    let path = b.get("path").and_then(Value::as_str);
+                    let same = current.as_ref().is_some_and(|(_, p, h)| {
+                        Some(h.as_str()) == want && Some(p.to_string_lossy().as_ref()) == path
+                    });
+                    if !same {
+                        return Err(deny(
+                            "approval-required",
+                            "SYSTEM_RUN_DENIED: approval script operand changed before execution"
+                                .into(),
+                        ));
+                    }
+                }
+                (None, None) => {}
             }
             match plan.get("policySnapshot") {
                 None => {
@@ -507,7 +576,9 @@ impl Command for SystemRunPrepare {
                 "commandPreview": analysis.payload,
                 "agentId": agent,
                 "sessionKey": p.session_key,
-                "mutableFileOperand": null,
+                "mutableFileOperand": script_operand(&plan_argv, &cwd).map(|(i, p, h)| json!({
+                    "argvIndex": i, "path": p.display().to_string(), "sha256": h,
+                })),
                 "policySnapshot": policy_snapshot(config, &snapshot.doc, &agent),
             },
             "execPolicy": {"security": policy.security.as_str(), "ask": policy.ask.as_str()},
