@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod approvals;
 pub mod demo;
 pub mod devices;
+pub mod doctor;
 pub mod gateway;
 pub mod identity;
 pub mod nodes;
@@ -162,6 +163,9 @@ pub enum Command {
     /// Show what the running node is doing (state, approvals, gateway, commands, last
     /// error), or its metrics with --metrics / --prometheus.
     Status(status::Args),
+    /// Check the node layer by layer (config, credentials, network path, TLS, auth,
+    /// pairing, clock, capabilities, service) and say how to fix what is wrong.
+    Doctor(doctor::Args),
     /// Remove this node's device key and tokens (after confirmation); it will have to
     /// pair again as a new device.
     Reset(reset::Args),
@@ -233,6 +237,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identity(args) => identity::run(args, &cli.global).await,
         Command::Approvals(args) => approvals::run(args, &cli.global).await,
         Command::Status(args) => status::run(args, &cli.global).await,
+        Command::Doctor(args) => doctor::run(args, &cli.global).await,
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Install(args) => service::install(args, &cli.global).await,
         Command::Uninstall(args) => service::uninstall(args, &cli.global).await,

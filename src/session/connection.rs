@@ -736,3 +736,91 @@ async fn publish_host_stats(
         }
     }
 }
+
+/// What one diagnostic handshake found (for `doctor`).
+#[derive(Debug)]
+pub struct Probe {
+    /// The dial failed: why.
+    pub dial_error: Option<String>,
+    /// Gateway clock minus ours, from the challenge (ms).
+    pub clock_skew_ms: Option<i64>,
+    /// The gateway accepted the connect: its version and our granted role.
+    pub accepted: Option<HelloOk>,
+    /// The gateway refused the connect.
+    pub refused: Option<ErrorShape>,
+    /// Something else went wrong after the dial.
+    pub other_error: Option<String>,
+}
+
+/// Dials, answers the challenge with a signed connect, reads the answer, and closes:
+/// one handshake, nothing served, no token stored.
+pub(crate) async fn probe(ctx: &Context) -> Probe {
+    let mut p = Probe {
+        dial_error: None,
+        clock_skew_ms: None,
+        accepted: None,
+        refused: None,
+        other_error: None,
+    };
+    let ws = match crate::transport::dial_with(&ctx.dial, ctx.opts.tls.clone()).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            p.dial_error = Some(e.to_string());
+            return p;
+        }
+    };
+    let (mut sink, mut stream) = ws.split();
+    let challenge = tokio::time::timeout(
+        ctx.opts.challenge_timeout,
+        read_until(&mut stream, |f| match f {
+            Frame::Event(e) if e.event == events::CONNECT_CHALLENGE => e
+                .payload
+                .and_then(|p| serde_json::from_value::<ConnectChallenge>(p).ok()),
+            _ => None,
+        }),
+    )
+    .await;
+    let challenge = match challenge {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            p.other_error = Some(e);
+            return p;
+        }
+        Err(_) => {
+            p.other_error = Some("no connect.challenge in time".into());
+            return p;
+        }
+    };
+    p.clock_skew_ms = Some(challenge.ts as i64 - crate::now_ms() as i64);
+    let stored = ctx.blocking(|s, k| s.load_token(k)).await.ok().flatten();
+    let auth = ctx.select_auth(stored.as_ref());
+    let surface = ctx.registry.surface();
+    let params = ctx.connect_params(&challenge, auth, &surface);
+    let connect = Frame::request(
+        "connect",
+        methods::CONNECT,
+        serde_json::to_value(&params).expect("connect params serialise"),
+    );
+    if let Err(e) = sink.send(Message::text(connect.to_text())).await {
+        p.other_error = Some(e.to_string());
+        return p;
+    }
+    let response = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        read_until(&mut stream, |f| match f {
+            Frame::Res(r) if r.id == "connect" => Some(r),
+            _ => None,
+        }),
+    )
+    .await;
+    match response {
+        Ok(Ok(r)) if r.ok => {
+            p.accepted = r.payload.and_then(|v| serde_json::from_value(v).ok());
+        }
+        Ok(Ok(r)) => p.refused = r.error,
+        Ok(Err(e)) => p.other_error = Some(e),
+        Err(_) => p.other_error = Some("no answer to connect in time".into()),
+    }
+    let _ = close(&mut sink, close_codes::NORMAL, "doctor probe").await;
+    p
+}

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::{Backoff, BackoffPolicy};
+pub use connection::Probe;
 pub use registry::{Registry, Surface};
 
 use crate::credentials::{CredentialError, CredentialStore};
@@ -258,6 +259,21 @@ pub(crate) enum AttemptOutcome {
     },
     /// Stop for good.
     Fatal(SessionError),
+}
+
+/// One diagnostic handshake with the gateway (for `doctor`): nothing is served and no
+/// token is stored.
+pub async fn probe(
+    opts: NodeOptions,
+    identity: DeviceIdentity,
+    store: Arc<dyn CredentialStore>,
+    registry: Arc<Registry>,
+) -> Result<Probe, SessionError> {
+    let dial =
+        crate::transport::normalize_url(opts.dial_url.as_deref().unwrap_or(&opts.gateway_url))
+            .map_err(|e| SessionError::Config(e.to_string()))?;
+    let ctx = connection::Context::new(opts, identity, store, registry, dial);
+    Ok(connection::probe(&ctx).await)
 }
 
 /// Runs the node until `shutdown` fires, a one-shot limit is reached, or a fatal error.
