@@ -85,7 +85,7 @@ impl NodeOptions {
             model_identifier: None,
             path_env: None,
             backoff: BackoffPolicy::default(),
-            pairing_retry_interval: Duration::from_secs(30),
+            pairing_retry_interval: Duration::from_secs(10),
             challenge_timeout: crate::protocol::CHALLENGE_TIMEOUT,
             shutdown_grace: Duration::from_secs(5),
             tls: None,

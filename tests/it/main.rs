@@ -2,6 +2,7 @@
 //! embedded gateway on 127.0.0.1:0, raw-protocol attacks on the gateway, and (with
 //! `OPENCLAW_REAL_GATEWAY=1`) conformance against the real OpenClaw Gateway.
 
+mod ci_runner;
 mod doctor;
 mod e2e;
 mod fake_gateway;
