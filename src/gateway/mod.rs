@@ -222,6 +222,9 @@ impl GatewayHandle {
         self.shared.draining.store(true, Ordering::SeqCst);
         self.shared.shutdown.cancel();
         self.accept.abort();
+        // Wait for the accept task to be gone so the listening socket is closed and the
+        // port can be bound again at once (restarts in tests and in `gateway`).
+        let _ = self.accept.await;
         self.tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
     }
