@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod approvals;
+pub mod bench;
 pub mod demo;
 pub mod devices;
 pub mod doctor;
@@ -166,6 +167,9 @@ pub enum Command {
     /// Check the node layer by layer (config, credentials, network path, TLS, auth,
     /// pairing, clock, capabilities, service) and say how to fix what is wrong.
     Doctor(doctor::Args),
+    /// Measure the node: start-to-ready, memory, round trips, throughput, output capture
+    /// (embedded gateway by default; --gateway for any gateway, e.g. the real one).
+    Bench(bench::Args),
     /// Remove this node's device key and tokens (after confirmation); it will have to
     /// pair again as a new device.
     Reset(reset::Args),
@@ -238,6 +242,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approvals(args) => approvals::run(args, &cli.global).await,
         Command::Status(args) => status::run(args, &cli.global).await,
         Command::Doctor(args) => doctor::run(args, &cli.global).await,
+        Command::Bench(args) => bench::run(args, &cli.global).await,
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Install(args) => service::install(args, &cli.global).await,
         Command::Uninstall(args) => service::uninstall(args, &cli.global).await,

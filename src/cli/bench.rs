@@ -1,0 +1,324 @@
+//! `openclaw-node bench`: measures the node where users feel it. By default it starts the
+//! embedded gateway in-process and this binary's node as a child process, then reports
+//! start-to-ready, idle RSS, `node.invoke` round trips (p50/p90/p99) for `system.which` and
+//! `system.run true`, throughput with concurrent callers, the node-side time per call, and
+//! `system.run` output throughput. With `--gateway` it measures given nodes through any
+//! gateway (the real one, for side-by-side runs against the reference node host).
+//! Numbers go to stdout (`--json` for scripts); `docs/performance.md` records them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use super::GlobalArgs;
+use crate::gateway::{self, GatewayAuth, GatewayConfig};
+use crate::operator::{OperatorClient, OperatorOptions};
+use crate::secret::Secret;
+
+/// Flags of `bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Sequential calls per latency measurement.
+    #[arg(long, default_value_t = 500)]
+    pub calls: usize,
+    /// Concurrent callers for the throughput measurement.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Calls in the throughput measurement.
+    #[arg(long, default_value_t = 5000)]
+    pub throughput_calls: usize,
+    /// Measure nodes through this gateway instead of the embedded one (token from
+    /// OPENCLAW_GATEWAY_TOKEN).
+    #[arg(long, requires = "node")]
+    pub gateway: Option<String>,
+    /// Node ids to measure with --gateway (repeat for several).
+    #[arg(long)]
+    pub node: Vec<String>,
+    /// Also report the resident memory of this process tree (e.g. the reference node).
+    #[arg(long)]
+    pub pid: Vec<u32>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Resident set size of a process and all its descendants, in bytes.
+pub fn tree_rss(pid: u32) -> u64 {
+    let root = pid as i32;
+    let mut total = rss(root);
+    for child in openclaw_capability_system::run::process::descendants(root).keys() {
+        total += rss(*child);
+    }
+    total
+}
+
+fn rss(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> Value {
+    samples.sort();
+    let pick = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples
+            .get(i)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    json!({"n": samples.len(), "p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99)})
+}
+
+async fn latency(
+    op: &OperatorClient,
+    node: &str,
+    command: &str,
+    params: Value,
+    n: usize,
+) -> anyhow::Result<Value> {
+    // Warm up.
+    for _ in 0..10.min(n) {
+        op.node_invoke(node, command, params.clone(), Some(10_000))
+            .await?;
+    }
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        op.node_invoke(node, command, params.clone(), Some(10_000))
+            .await?;
+        samples.push(t.elapsed());
+    }
+    Ok(percentiles(samples))
+}
+
+async fn throughput(
+    op: Arc<OperatorClient>,
+    node: &str,
+    total: usize,
+    concurrency: usize,
+) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    let per = total / concurrency.max(1);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let op = op.clone();
+        let node = node.to_string();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per {
+                op.node_invoke(&node, "system.which", json!({"bins": ["sh"]}), Some(10_000))
+                    .await?;
+            }
+            Ok::<_, crate::operator::OperatorError>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(
+        json!({"calls": per * concurrency, "concurrency": concurrency, "seconds": secs, "calls_per_second": (per * concurrency) as f64 / secs}),
+    )
+}
+
+/// Runs `bench`.
+pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let mut report = json!({
+        "date": crate::now_ms(),
+        "version": crate::VERSION,
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    for pid in &args.pid {
+        report["rss"][pid.to_string()] = json!(tree_rss(*pid));
+    }
+    if let Some(url) = &args.gateway {
+        let env = global.env_lookup()?;
+        let mut opts = OperatorOptions::new(url.clone());
+        opts.token = env(crate::config::env::GATEWAY_TOKEN).map(Secret::new);
+        opts.password = env(crate::config::env::GATEWAY_PASSWORD).map(Secret::new);
+        let op = Arc::new(OperatorClient::connect(opts).await?);
+        for node in &args.node {
+            let which = latency(
+                &op,
+                node,
+                "system.which",
+                json!({"bins": ["sh"]}),
+                args.calls,
+            )
+            .await?;
+            let run_true = latency(
+                &op,
+                node,
+                "system.run",
+                json!({"command": ["true"]}),
+                args.calls / 5,
+            )
+            .await?;
+            let tp = throughput(
+                op.clone(),
+                node,
+                args.throughput_calls / 5,
+                args.concurrency,
+            )
+            .await?;
+            report["nodes"][node] =
+                json!({"system_which": which, "system_run_true": run_true, "throughput": tp});
+        }
+        return print(&args, &report);
+    }
+
+    // Embedded: gateway in-process, node as a child process of this binary.
+    let scratch = tempfile::Builder::new()
+        .prefix("openclaw-node-bench-")
+        .tempdir()?;
+    let node_home = scratch.path().join("node");
+    std::fs::create_dir_all(&node_home)?;
+    std::fs::write(
+        node_home.join("config.toml"),
+        "[exec]\nsecurity = \"full\"\n\n[device]\nhost_stats = false\n",
+    )?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let gw = gateway::start(
+        listener,
+        GatewayConfig {
+            auth: GatewayAuth::None,
+            auto_approve_devices: true,
+            auto_approve_commands: true,
+            ..GatewayConfig::default()
+        },
+    )
+    .await?;
+    let url = gw.url();
+    let op = Arc::new(OperatorClient::connect(OperatorOptions::new(url.clone())).await?);
+    let exe: PathBuf = std::env::current_exe()?;
+    let spawned = Instant::now();
+    let mut child = tokio::process::Command::new(&exe)
+        .args([
+            "--state-dir",
+            node_home.to_str().unwrap_or("."),
+            "--credential-store",
+            "file",
+            "run",
+            "--url",
+            &url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the node")?;
+    let node_id = loop {
+        if let Ok(list) = op.node_list().await
+            && let Some(n) = list
+                .nodes
+                .into_iter()
+                .find(|n| n.connected && !n.commands.is_empty())
+        {
+            break n.node_id;
+        }
+        if spawned.elapsed() > Duration::from_secs(20) {
+            anyhow::bail!("the node did not connect within 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    report["start_to_ready_ms"] = json!(spawned.elapsed().as_secs_f64() * 1000.0);
+    let pid = child.id().context("the node exited")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    report["node_idle_rss_bytes"] = json!(tree_rss(pid));
+    report["system_which"] = latency(
+        &op,
+        &node_id,
+        "system.which",
+        json!({"bins": ["sh"]}),
+        args.calls,
+    )
+    .await?;
+    report["system_run_true"] = latency(
+        &op,
+        &node_id,
+        "system.run",
+        json!({"command": ["true"]}),
+        args.calls / 5,
+    )
+    .await?;
+    report["throughput"] = throughput(
+        op.clone(),
+        &node_id,
+        args.throughput_calls,
+        args.concurrency,
+    )
+    .await?;
+    report["node_rss_after_load_bytes"] = json!(tree_rss(pid));
+    let t = Instant::now();
+    let big = op
+        .node_invoke(
+            &node_id,
+            "system.run",
+            json!({"command": ["head", "-c", "100000000", "/dev/zero"]}),
+            Some(60_000),
+        )
+        .await?;
+    let secs = t.elapsed().as_secs_f64();
+    report["system_run_100mb"] = json!({
+        "seconds": secs,
+        "mb_per_second": 100.0 / secs,
+        "stdout_kept_bytes": big.payload["stdout"].as_str().map(str::len),
+        "node_rss_after_bytes": tree_rss(pid),
+    });
+    // Node-side time per call, from the node's own metrics (request frame → result frame).
+    let metrics: Value = crate::status::query(&node_home, "metrics")
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_str(&b).ok())
+        .unwrap_or_default();
+    let which = &metrics["commands"]["system.which"]["total"];
+    if let (Some(sum), Some(n)) = (which["sumUs"].as_u64(), which["count"].as_u64())
+        && n > 0
+    {
+        report["node_side_system_which_mean_us"] = json!(sum as f64 / n as f64);
+    }
+    report["binary_bytes"] = json!(std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0));
+    let _ = child.kill().await;
+    gw.shutdown().await;
+    print(&args, &report)
+}
+
+fn print(args: &Args, report: &Value) -> anyhow::Result<ExitCode> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    fn walk(prefix: &str, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v);
+                }
+            }
+            Value::Number(n) if n.is_f64() => {
+                println!("{prefix:<40} {:.3}", n.as_f64().unwrap_or(0.0))
+            }
+            other => println!("{prefix:<40} {other}"),
+        }
+    }
+    walk("", report);
+    Ok(ExitCode::SUCCESS)
+}
