@@ -14,7 +14,15 @@
 //! reconnects with capped, jittered backoff; a capability error is just a failed result.
 //! The embedded [`gateway`] is the server side of the same [`protocol`] types, so the whole
 //! system runs and is tested on one machine; [`operator`] is the client the `devices` and
-//! `nodes` subcommands (and the tests) use to drive a gateway as an operator.
+//! `nodes` subcommands (and the tests) use to drive a gateway as an operator. A running
+//! node answers `status` over a local socket ([`status`], with its metrics); [`service`]
+//! renders the systemd/launchd units from `packaging/`.
+//!
+//! Two departures from the layout in DESIGN.md: [`policy`] holds only the node-local
+//! command allowlist, while the exec-approvals engine lives in the `system` capability
+//! crate (`openclaw_capability_system::approvals`), its only consumer, which cannot depend
+//! on this crate; and host figures (`node.host.stats`, `device.info`, `device.status`) are
+//! their own capability crate, `capabilities/device`.
 //!
 //! # Glossary
 //!
