@@ -291,6 +291,18 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         report["node_side_system_which_mean_us"] = json!(sum as f64 / n as f64);
     }
     report["binary_bytes"] = json!(std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0));
+    // The cost of one node.host.stats sample.
+    let dir = node_home.clone();
+    let per_sample = tokio::task::spawn_blocking(move || {
+        let n = 200;
+        let t = Instant::now();
+        for _ in 0..n {
+            let _ = openclaw_capability_device::sample_host_stats(&dir);
+        }
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    })
+    .await?;
+    report["host_stats_sample_us"] = json!(per_sample);
     let _ = child.kill().await;
     gw.shutdown().await;
     print(&args, &report)

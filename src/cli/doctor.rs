@@ -401,6 +401,31 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
             None,
         ));
     }
+    // Host figures (what node.host.stats reports).
+    match openclaw_capability_device::sample_host_stats(&config.state_dir) {
+        Ok(h) => {
+            let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+            let disk_low = h.disk_available_bytes.is_some_and(|a| a < 1 << 30);
+            out.push(check(
+                "host",
+                if disk_low { Verdict::Warn } else { Verdict::Ok },
+                format!(
+                    "{} CPUs, load {}, memory {:.1}/{:.1} GiB free, disk {} GiB free",
+                    h.cpu_count,
+                    h.load_average
+                        .map(|l| format!("{:.2}", l[0]))
+                        .unwrap_or_else(|| "-".into()),
+                    gib(h.memory_free_bytes),
+                    gib(h.memory_total_bytes),
+                    h.disk_available_bytes
+                        .map(|a| format!("{:.1}", gib(a)))
+                        .unwrap_or_else(|| "-".into())
+                ),
+                disk_low.then(|| "less than 1 GiB free where the node keeps its state".to_string()),
+            ));
+        }
+        Err(e) => out.push(check("host", Verdict::Warn, e, None)),
+    }
     // Service.
     let home = std::env::var_os("HOME")
         .map(std::path::PathBuf::from)

@@ -81,6 +81,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// What `status` shows about a running node.
 struct NodeStatus {
+    state_dir: PathBuf,
     state: watch::Receiver<SessionState>,
     started: std::time::Instant,
     gateway: String,
@@ -139,6 +140,10 @@ impl StatusSource for NodeStatus {
         }
         if let Some(t) = &self.tunnel {
             doc["sshTunnel"] = json!(format!("{:?}", *t.borrow()));
+        }
+        // The same figures the gateway receives in node.host.stats.
+        if let Ok(host) = openclaw_capability_device::sample_host_stats(&self.state_dir) {
+            doc["hostStats"] = json!(host);
         }
         doc
     }
@@ -271,6 +276,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         match crate::status::bind(&config.state_dir).await {
             Ok(listener) => {
                 let source = NodeStatus {
+                    state_dir: config.state_dir.clone(),
                     state: state_rx.clone(),
                     started: std::time::Instant::now(),
                     gateway: config.gateway_url.clone(),

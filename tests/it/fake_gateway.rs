@@ -239,3 +239,62 @@ async fn the_device_token_from_hello_is_kept_and_presented_next_time() {
     assert_eq!(auth.device_token.as_deref(), Some("fake-device-token"));
     assert_eq!(auth.token.as_deref(), Some("fake-device-token"));
 }
+
+#[tokio::test]
+async fn host_stats_arrive_on_connect_and_on_the_interval_and_a_refusal_breaks_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let mut node = TestNode::start_with(&url, Some(TOKEN), |o| {
+        o.host_stats_dir = Some(std::env::temp_dir());
+        o.host_stats_interval = Duration::from_millis(300);
+    });
+    let (mut ws, _) = accept_node(&listener, 30_000).await;
+    node.wait_ready().await;
+    let mut samples = Vec::new();
+    while samples.len() < 2 {
+        let Some(Ok(Message::Text(t))) = within("host stats", ws.next()).await else {
+            panic!("connection ended")
+        };
+        let Frame::Req(r) = Frame::parse(&t).unwrap() else {
+            continue;
+        };
+        if r.method != "node.event" {
+            continue;
+        }
+        let params = r.params.unwrap();
+        assert_eq!(params["event"], "node.host.stats");
+        let stats: Value = serde_json::from_str(params["payloadJSON"].as_str().unwrap()).unwrap();
+        assert!(stats["cpuCount"].as_u64().unwrap() >= 1);
+        assert!(
+            stats["memoryFreeBytes"].as_u64().unwrap()
+                <= stats["memoryTotalBytes"].as_u64().unwrap()
+        );
+        assert!(
+            stats["diskAvailableBytes"].as_u64().unwrap()
+                <= stats["diskTotalBytes"].as_u64().unwrap()
+        );
+        // Refuse it, as a gateway that does not know the event would.
+        ws.send(Message::text(
+            Frame::err(
+                r.id,
+                ErrorShape::new("INVALID_REQUEST", "unsupported event"),
+            )
+            .to_text(),
+        ))
+        .await
+        .unwrap();
+        samples.push(stats);
+    }
+    // The session is unharmed and still serves.
+    ws.send(Message::text(invoke(
+        &node.node_id,
+        "e1",
+        "test.echo",
+        json!({"value": "still here"}),
+    )))
+    .await
+    .unwrap();
+    let r = next_result(&mut ws).await;
+    assert_eq!(r["ok"], true);
+    assert!(matches!(*node.state.borrow(), SessionState::Ready { .. }));
+}
