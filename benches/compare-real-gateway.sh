@@ -35,9 +35,9 @@ for _ in $(seq 1 60); do
 done
 [ -n "$OURS" ] && [ -n "$THEIRS" ] || { echo "nodes did not get approved" >&2; exit 1; }
 TS_PID=$(cat "$ROOT/run/ts-node.pid")
-sleep 5   # idle
+sleep 20   # let both settle (the reference host keeps loading plugins after it connects)
 echo "== real Gateway: ours=$OURS reference=$THEIRS (pids $NODE_PID, $TS_PID)"
-"$BIN" bench --json --gateway "$OPENCLAW_GATEWAY_URL" --node "$OURS" --node "$THEIRS" \
+"$BIN" bench --json --gateway "$OPENCLAW_GATEWAY_URL" --node "$THEIRS" --node "$OURS" \
   --pid "$NODE_PID" --pid "$TS_PID" --calls "${CALLS:-200}" --throughput-calls "${THROUGHPUT_CALLS:-2000}"
 echo "== embedded gateway"
 "$BIN" bench --json --calls "${CALLS:-500}" --throughput-calls "${THROUGHPUT_CALLS:-5000}"

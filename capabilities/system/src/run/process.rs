@@ -371,8 +371,16 @@ pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) 
         }
     };
     // Nothing outlives the call: background jobs left in the group (or escaped with
-    // setsid) are killed, which also closes the pipes they held.
-    kill_tree(&tree, None, Duration::from_millis(200)).await;
+    // setsid) are killed, which also closes the pipes they held. The leader is reaped by
+    // now, so an empty group answers ESRCH and the /proc walk is skipped (the common case).
+    let leftovers = {
+        let t = tree.lock().unwrap_or_else(|p| p.into_inner());
+        t.pgid.is_some_and(|g| killpg(Pid::from_raw(g), None).is_ok())
+            || t.seen.iter().any(|(&pid, &st)| start_time(pid) == Some(st))
+    };
+    if leftovers || timed_out || cancelled {
+        kill_tree(&tree, None, Duration::from_millis(200)).await;
+    }
     for r in readers {
         let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
     }
