@@ -114,14 +114,16 @@ async fn latency_interleaved(
 ) -> anyhow::Result<Vec<Value>> {
     for _ in 0..10.min(n) {
         for node in nodes {
-            op.node_invoke(node, command, params.clone(), Some(10_000)).await?;
+            op.node_invoke(node, command, params.clone(), Some(10_000))
+                .await?;
         }
     }
     let mut samples = vec![Vec::with_capacity(n); nodes.len()];
     for _ in 0..n {
         for (i, node) in nodes.iter().enumerate() {
             let t = Instant::now();
-            op.node_invoke(node, command, params.clone(), Some(10_000)).await?;
+            op.node_invoke(node, command, params.clone(), Some(10_000))
+                .await?;
             samples[i].push(t.elapsed());
         }
     }
@@ -197,8 +199,13 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         // Throughput twice per node, alternating, keeping the better run of each.
         for _ in 0..2 {
             for node in &args.node {
-                let tp = throughput(op.clone(), node, args.throughput_calls / 5, args.concurrency)
-                    .await?;
+                let tp = throughput(
+                    op.clone(),
+                    node,
+                    args.throughput_calls / 5,
+                    args.concurrency,
+                )
+                .await?;
                 let prev = report["nodes"][node]["throughput"]["calls_per_second"]
                     .as_f64()
                     .unwrap_or(0.0);

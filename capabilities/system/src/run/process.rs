@@ -375,7 +375,8 @@ pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) 
     // now, so an empty group answers ESRCH and the /proc walk is skipped (the common case).
     let leftovers = {
         let t = tree.lock().unwrap_or_else(|p| p.into_inner());
-        t.pgid.is_some_and(|g| killpg(Pid::from_raw(g), None).is_ok())
+        t.pgid
+            .is_some_and(|g| killpg(Pid::from_raw(g), None).is_ok())
             || t.seen.iter().any(|(&pid, &st)| start_time(pid) == Some(st))
     };
     if leftovers || timed_out || cancelled {
