@@ -272,32 +272,44 @@ impl Drop for TestNode {
     }
 }
 
-/// Pairs `node` on `gw` through the operator API: approves the device, then the command
-/// surface, then waits until the node is ready with its commands.
-pub async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {
-    let id = node.node_id.clone();
-    let req = eventually("the device pairing request", || async {
+/// Waits for the device pairing request of `device_id` and returns its id.
+pub async fn device_request(op: &OperatorClient, device_id: &str) -> String {
+    eventually("the device pairing request", || async {
         op.device_pair_list()
             .await
             .ok()?
             .pending
             .into_iter()
-            .find(|p| p.device_id == id)
+            .find(|p| p.device_id == device_id)
             .map(|p| p.request_id)
     })
-    .await;
-    op.device_pair_approve(&req).await.unwrap();
-    let req = eventually("the command-surface request", || async {
+    .await
+}
+
+/// Waits for the command-surface request of `node_id` and returns its id.
+pub async fn surface_request(op: &OperatorClient, node_id: &str) -> String {
+    eventually("the command-surface request", || async {
         op.node_pair_list()
             .await
             .ok()?
             .pending
             .into_iter()
-            .find(|p| p.node_id == id)
+            .find(|p| p.node_id == node_id)
             .map(|p| p.request_id)
     })
-    .await;
-    op.node_pair_approve(&req).await.unwrap();
+    .await
+}
+
+/// Pairs `node` on `gw` through the operator API: approves the device, then the command
+/// surface, then waits until the node is ready with its commands.
+pub async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {
+    let id = node.node_id.clone();
+    op.device_pair_approve(&device_request(op, &id).await)
+        .await
+        .unwrap();
+    op.node_pair_approve(&surface_request(op, &id).await)
+        .await
+        .unwrap();
     node.wait_ready().await;
     let _ = gw;
 }

@@ -34,16 +34,7 @@ async fn a_setup_code_pairs_through_both_approvals_once() {
     })
     .await;
     let id = node.node_id.clone();
-    let req = eventually("the pending device", || async {
-        op.device_pair_list()
-            .await
-            .ok()?
-            .pending
-            .into_iter()
-            .find(|p| p.device_id == id)
-            .map(|p| p.request_id)
-    })
-    .await;
+    let req = device_request(&op, &id).await;
     op.device_pair_approve(&req).await.unwrap();
     // Resumes by itself: connected, with the command surface still pending.
     node.wait_for("the node to connect", |s| {
@@ -56,16 +47,7 @@ async fn a_setup_code_pairs_through_both_approvals_once() {
         )
     })
     .await;
-    let req = eventually("the pending surface", || async {
-        op.node_pair_list()
-            .await
-            .ok()?
-            .pending
-            .into_iter()
-            .find(|p| p.node_id == id)
-            .map(|p| p.request_id)
-    })
-    .await;
+    let req = surface_request(&op, &id).await;
     op.node_pair_approve(&req).await.unwrap();
     node.wait_for("the approval to reach the node", |s| {
         matches!(
@@ -134,16 +116,7 @@ async fn a_rejected_request_stops_the_node_with_the_auth_exit_code() {
     let op = gw.operator().await;
     let node = TestNode::start(&gw.url);
     let id = node.node_id.clone();
-    let req = eventually("the pending device", || async {
-        op.device_pair_list()
-            .await
-            .ok()?
-            .pending
-            .into_iter()
-            .find(|p| p.device_id == id)
-            .map(|p| p.request_id)
-    })
-    .await;
+    let req = device_request(&op, &id).await;
     op.device_pair_reject(&req).await.unwrap();
     let err = node.join().await.unwrap_err();
     assert!(matches!(err, SessionError::PairingRejected { .. }), "{err}");
@@ -157,16 +130,7 @@ async fn a_revoked_device_stops_with_the_mismatch_explanation_instead_of_looping
     let code = gw.handle().mint_setup_code(&gw.url);
     let mut node = bootstrap_node(&gw.url, &code);
     let id = node.node_id.clone();
-    let req = eventually("the pending device", || async {
-        op.device_pair_list()
-            .await
-            .ok()?
-            .pending
-            .into_iter()
-            .find(|p| p.device_id == id)
-            .map(|p| p.request_id)
-    })
-    .await;
+    let req = device_request(&op, &id).await;
     op.device_pair_approve(&req).await.unwrap();
     node.wait_ready().await;
     op.device_pair_remove(&id).await.unwrap();
