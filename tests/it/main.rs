@@ -10,3 +10,4 @@ mod handshake;
 mod helpers;
 mod pairing;
 mod real_gateway;
+mod ssh_tunnel;
