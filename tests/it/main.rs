@@ -8,6 +8,7 @@ mod e2e;
 mod fake_gateway;
 mod handshake;
 mod helpers;
+mod hostile;
 mod pairing;
 mod real_gateway;
 mod ssh_tunnel;
