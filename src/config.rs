@@ -42,6 +42,9 @@ pub struct RawConfig {
     /// `[exec]`
     #[serde(default)]
     pub exec: RawExec,
+    /// `[browser]` (checked against the browser capability's schema when it is built in).
+    #[serde(default)]
+    pub browser: toml::Table,
 }
 
 /// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
@@ -155,6 +158,8 @@ pub struct Config {
     pub exec_strict_inline_eval: bool,
     /// `[exec] pty`.
     pub exec_pty: bool,
+    /// `[browser]`, as written (see [`Config::browser_settings`]).
+    pub browser: toml::Table,
 }
 
 /// A configuration problem, with the file it came from when there is one.
@@ -309,6 +314,8 @@ impl Config {
             known(allow, "commands.allow")?;
         }
         known(&raw.commands.deny, "commands.deny")?;
+        #[cfg(feature = "browser")]
+        browser_settings(&raw.browser)?;
         Ok(Config {
             state_dir,
             gateway_url,
@@ -328,6 +335,7 @@ impl Config {
             exec_ask,
             exec_strict_inline_eval: raw.exec.strict_inline_eval,
             exec_pty: raw.exec.pty,
+            browser: raw.browser,
         })
     }
 }
@@ -340,6 +348,31 @@ pub fn default_display_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "openclaw-node".into())
+}
+
+/// Parses and checks `[browser]`.
+#[cfg(feature = "browser")]
+pub fn browser_settings(
+    table: &toml::Table,
+) -> Result<openclaw_capability_browser::BrowserSettings, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        key: "browser".into(),
+        reason,
+    };
+    let settings: openclaw_capability_browser::BrowserSettings = table
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
+    settings.validate().map_err(invalid)?;
+    Ok(settings)
+}
+
+#[cfg(feature = "browser")]
+impl Config {
+    /// The browser capability's settings (validated at load).
+    pub fn browser_settings(&self) -> openclaw_capability_browser::BrowserSettings {
+        browser_settings(&self.browser).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

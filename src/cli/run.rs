@@ -177,10 +177,22 @@ pub fn build_registry(config: &Config) -> Registry {
             app_version: crate::VERSION.into(),
         },
     );
-    let capabilities: Vec<Arc<dyn openclaw_capability_api::Capability>> =
+    #[allow(unused_mut)]
+    let mut capabilities: Vec<Arc<dyn openclaw_capability_api::Capability>> =
         vec![Arc::new(system), Arc::new(device)];
+    #[cfg(feature = "browser")]
+    capabilities.push(Arc::new(browser_capability(config)));
     let policy = CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone());
     Registry::new(capabilities, &policy)
+}
+
+/// The browser capability for a config (profiles under `<state>/browser`).
+#[cfg(feature = "browser")]
+pub fn browser_capability(config: &Config) -> openclaw_capability_browser::BrowserCapability {
+    openclaw_capability_browser::BrowserCapability::new(
+        config.browser_settings(),
+        &config.state_dir.join("browser"),
+    )
 }
 
 /// Runs `run`.

@@ -28,7 +28,7 @@ pub(crate) struct Context {
     pub opts: NodeOptions,
     identity: DeviceIdentity,
     store: Arc<dyn CredentialStore>,
-    registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     dial: url::Url,
     token_key: TokenKey,
     finished: Arc<AtomicU64>,

@@ -368,6 +368,7 @@ pub async fn run_node(
             _ = shutdown.cancelled() => break Ok(NodeExit::Shutdown),
         }
     };
+    ctx.registry.shutdown().await;
     state.send_replace(SessionState::Stopped);
     result
 }

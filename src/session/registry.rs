@@ -88,6 +88,13 @@ impl Registry {
         s
     }
 
+    /// Lets every capability release what it started (node shutdown).
+    pub async fn shutdown(&self) {
+        for cap in &self.capabilities {
+            cap.shutdown().await;
+        }
+    }
+
     /// The caps declared now, sorted.
     pub fn caps(&self) -> Vec<String> {
         self.surface().caps

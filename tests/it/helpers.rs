@@ -199,20 +199,30 @@ impl TestNode {
         customise: impl FnOnce(&mut NodeOptions),
         customise_run: impl FnOnce(&mut openclaw_capability_system::run::RunConfig),
     ) -> Self {
-        let identity = load_or_create_identity(store.as_ref()).unwrap();
-        let node_id = identity.device_id();
         let mut run = openclaw_capability_system::run::RunConfig::new(
             openclaw_capability_system::node_path(),
             dir.path().to_path_buf(),
         );
         customise_run(&mut run);
-        let registry = Arc::new(Registry::new(
-            vec![
-                Arc::new(openclaw_capability_system::SystemCapability::new(run)),
-                Arc::new(TestCapability),
-            ],
-            &CommandPolicy::default(),
-        ));
+        let caps: Vec<Arc<dyn Capability>> = vec![
+            Arc::new(openclaw_capability_system::SystemCapability::new(run)),
+            Arc::new(TestCapability),
+        ];
+        Self::start_caps(url, token, dir, store, customise, caps)
+    }
+
+    /// A node serving exactly `caps`.
+    pub fn start_caps(
+        url: &str,
+        token: Option<&str>,
+        dir: tempfile::TempDir,
+        store: Arc<dyn CredentialStore>,
+        customise: impl FnOnce(&mut NodeOptions),
+        caps: Vec<Arc<dyn Capability>>,
+    ) -> Self {
+        let identity = load_or_create_identity(store.as_ref()).unwrap();
+        let node_id = identity.device_id();
+        let registry = Arc::new(Registry::new(caps, &CommandPolicy::default()));
         let mut options = NodeOptions::new(url.to_string(), "it-node".to_string());
         options.token = token.map(Secret::new);
         options.pairing_retry_interval = Duration::from_millis(200);

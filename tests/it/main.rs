@@ -2,6 +2,8 @@
 //! embedded gateway on 127.0.0.1:0, raw-protocol attacks on the gateway, and (with
 //! `OPENCLAW_REAL_GATEWAY=1`) conformance against the real OpenClaw Gateway.
 
+#[cfg(feature = "browser")]
+mod browser;
 mod ci_runner;
 mod doctor;
 mod e2e;

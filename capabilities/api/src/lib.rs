@@ -310,6 +310,11 @@ pub trait Capability: Send + Sync + 'static {
     fn permissions(&self) -> Vec<(&'static str, bool)> {
         Vec::new()
     }
+    /// Releases what the capability started (browsers, helpers) when the node stops.
+    /// Default: nothing to release.
+    fn shutdown(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
 }
 
 #[cfg(test)]
