@@ -33,7 +33,7 @@ const INDEX: &str = r#"<!doctype html><html><head><title>Test site</title></head
 </body></html>"#;
 
 /// Serves the test site on 127.0.0.1:0 until the test ends.
-async fn serve_site() -> String {
+pub(crate) async fn serve_site() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -421,3 +421,192 @@ async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
     assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
     real(&["stop"]).await;
 }
+
+/// `browser.proxy` through the real Gateway on a node, as the operator CLI calls it.
+#[cfg(feature = "browser")]
+async fn gateway_browser(node_id: &str, params: Value) -> Value {
+    let call = serde_json::json!({
+        "nodeId": node_id,
+        "command": "browser.proxy",
+        "params": params,
+        "idempotencyKey": uuid::Uuid::new_v4().to_string(),
+    });
+    let (_, out) = real_try(&[
+        "cli",
+        "gateway",
+        "call",
+        "node.invoke",
+        "--json",
+        "--timeout",
+        "60000",
+        "--params",
+        &call.to_string(),
+    ])
+    .await;
+    let v = first_json(&out).unwrap_or_else(|| panic!("no JSON from gateway call: {out}"));
+    match v.get("payload") {
+        Some(p) => p.clone(),
+        None => panic!("browser.proxy {params} failed: {v}"),
+    }
+}
+
+/// Every key of `reference` (recursively through objects) is present in `ours`.
+#[cfg(feature = "browser")]
+fn same_keys(what: &str, reference: &Value, ours: &Value, skip: &[&str]) {
+    if let (Some(r), Some(o)) = (reference.as_object(), ours.as_object()) {
+        for (k, v) in r {
+            if skip.contains(&k.as_str()) {
+                continue;
+            }
+            let mine = o.get(k).unwrap_or_else(|| {
+                panic!("{what}: key {k} missing\n reference: {reference}\n ours: {ours}")
+            });
+            if v.is_object() && !k.starts_with("refs") {
+                same_keys(&format!("{what}.{k}"), v, mine, skip);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "browser")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
+    if !enabled() {
+        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
+        return;
+    }
+    let _guard = REAL.lock().await;
+    // The reference node host reads its browser settings from its own HOME: as root it
+    // needs noSandbox, and our test site is on loopback.
+    let real_home = std::env::var_os("OPENCLAW_REAL_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/openclaw-real")
+        });
+    let ts_conf = real_home.join("home-ts-node/.openclaw/openclaw.json");
+    std::fs::create_dir_all(ts_conf.parent().unwrap()).unwrap();
+    std::fs::write(
+        &ts_conf,
+        r#"{"browser": {"noSandbox": true, "headless": true, "ssrfPolicy": {"dangerouslyAllowPrivateNetwork": true}}}"#,
+    )
+    .unwrap();
+    real(&["start"]).await;
+    real(&["ts-node", "stop"]).await;
+    real(&["ts-node", "start"]).await;
+    let (url, token) = real_env().await;
+    let site = crate::browser::serve_site().await;
+    let name = format!("rust-browser-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn openclaw_node::credentials::CredentialStore> =
+        std::sync::Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
+            dir.path(),
+        ));
+    let cap = openclaw_capability_browser::BrowserCapability::new(
+        openclaw_capability_browser::BrowserSettings {
+            headless: Some(true),
+            allow_private_network: true,
+            ..Default::default()
+        },
+        data.path(),
+    );
+    let caps: Vec<std::sync::Arc<dyn openclaw_capability_api::Capability>> =
+        vec![std::sync::Arc::new(cap)];
+    let mut node = TestNode::start_caps(
+        &url,
+        Some(&token),
+        dir,
+        store,
+        |o| o.display_name = name.clone(),
+        caps,
+    );
+    let ours = node.node_id.clone();
+    let theirs = eventually_for(
+        REAL_WAIT,
+        "both nodes to be approved for browser.proxy",
+        || async {
+            real(&["approve-all"]).await;
+            let status = real_json(&["nodes", "status"]).await;
+            let me = find_node(&status, &ours)?;
+            if !lists(me, "commands", "browser.proxy") || me["connected"] != true {
+                return None;
+            }
+            let ts = status
+                .get("nodes")
+                .and_then(Value::as_array)?
+                .iter()
+                .find(|n| {
+                    n["displayName"] == "ts-node"
+                        && n["connected"] == true
+                        && lists(n, "commands", "browser.proxy")
+                })?;
+            ts["nodeId"].as_str().map(str::to_string)
+        },
+    )
+    .await;
+    node.wait_ready().await;
+
+    let page = format!("{site}/");
+    let steps = [
+        serde_json::json!({"path": "/"}),
+        serde_json::json!({"path": "/tabs/open", "method": "POST", "body": {"url": page}}),
+        serde_json::json!({"path": "/tabs"}),
+        serde_json::json!({"path": "/snapshot"}),
+    ];
+    let mut snapshots = Vec::new();
+    for step in steps {
+        let reference = gateway_browser(&theirs, step.clone()).await;
+        let mine = gateway_browser(&ours, step.clone()).await;
+        eprintln!("{step}\n  reference: {reference}\n  ours:      {mine}");
+        // `ownership` is the reference's optional tab-cleanup fingerprint.
+        same_keys(&step.to_string(), &reference, &mine, &["ownership"]);
+        if let (Some(r), Some(o)) = (
+            reference["result"]["tabs"].as_array(),
+            mine["result"]["tabs"].as_array(),
+        ) {
+            same_keys("tab", &r[0], &o[0], &[]);
+            assert_eq!(r.len(), o.len(), "tab count: reference {r:?}, ours {o:?}");
+        }
+        if step["path"] == "/snapshot" {
+            snapshots.push((reference, mine));
+        }
+    }
+    // The elements an agent acts on are the same, with the same roles and names.
+    let (reference, mine) = &snapshots[0];
+    let actionable = |v: &Value| -> std::collections::BTreeSet<(String, String)> {
+        v["result"]["refs"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|r| {
+                ["button", "link", "textbox", "combobox"]
+                    .contains(&r["role"].as_str().unwrap_or(""))
+            })
+            .map(|r| {
+                (
+                    r["role"].as_str().unwrap().to_string(),
+                    r["name"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let (theirs_set, ours_set) = (actionable(reference), actionable(mine));
+    assert!(
+        theirs_set.is_subset(&ours_set),
+        "reference {theirs_set:?}, ours {ours_set:?}"
+    );
+
+    gateway_browser(
+        &theirs,
+        serde_json::json!({"path": "/stop", "method": "POST"}),
+    )
+    .await;
+    gateway_browser(
+        &ours,
+        serde_json::json!({"path": "/stop", "method": "POST"}),
+    )
+    .await;
+    node.stop().await.unwrap();
+    real(&["ts-node", "stop"]).await;
+    real(&["stop"]).await;
+}

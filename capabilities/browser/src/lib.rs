@@ -160,6 +160,12 @@ struct Proxy {
 const MUTATING: &[(&str, &str)] = &[("POST", "/profiles/create"), ("POST", "/reset-profile")];
 const HOST_LOCAL: &[(&str, &str)] = &[("GET", "/system-profiles"), ("POST", "/profiles/import")];
 
+/// A failed route as the reference node host reports it: `INVALID_REQUEST` with the text
+/// of a thrown JavaScript `Error` (seen on the real Gateway; docs/protocol-notes.md).
+fn node_error(msg: String) -> CapabilityError {
+    CapabilityError::invalid_request(format!("Error: {msg}"))
+}
+
 fn invalid(msg: &str) -> CapabilityError {
     CapabilityError::invalid_request(format!("INVALID_REQUEST: {msg}"))
 }
@@ -288,9 +294,16 @@ impl Command for Proxy {
             r = tokio::time::timeout(timeout, routes::dispatch(svc, &req)) => match r {
                 Ok(resp) => resp,
                 Err(_) => {
-                    return Err(CapabilityError::timeout(format!(
-                        "browser proxy timed out for {method} {path} after {}ms (the browser may be starting or the page busy; retry, or raise timeoutMs)",
-                        timeout.as_millis()
+                    let status_req = Request {
+                        method: "GET".into(),
+                        path: "/".into(),
+                        query: [("profile".to_string(), profile.clone())].into(),
+                        body: Map::new(),
+                    };
+                    let b = routes::dispatch(svc, &status_req).await.body;
+                    return Err(node_error(format!(
+                        "browser proxy timed out for {method} {path} after {}ms; browser action; profile={profile}; status(running={}, cdpHttp={}, cdpReady={})",
+                        timeout.as_millis(), b["running"], b["cdpHttp"], b["cdpReady"]
                     )));
                 }
             },
@@ -316,15 +329,10 @@ impl Command for Proxy {
                 .get("error")
                 .and_then(Value::as_str)
                 .map(String::from);
-            let msg = match detail {
+            return Err(node_error(match detail {
                 Some(d) => format!("{}: {d}", resp.status),
                 None => format!("HTTP {}", resp.status),
-            };
-            return Err(if resp.status == 504 {
-                CapabilityError::timeout(msg)
-            } else {
-                CapabilityError::unavailable(msg)
-            });
+            }));
         }
         let prof_dir = svc.profile(&profile).map(|p| p.dir.clone()).ok();
         let files = collect_files(&resp.body, prof_dir.as_deref())?;
@@ -597,7 +605,8 @@ mod tests {
         let e = call(&c, "browser.proxy", json!({"path": "/nope"}))
             .await
             .unwrap_err();
-        assert_eq!(e.message, "404: Not Found");
+        assert_eq!(e.message, "Error: 404: Not Found");
+        assert_eq!(e.code, openclaw_capability_api::ErrorCode::InvalidRequest);
         let env = call(
             &c,
             "browser.proxy",
@@ -618,7 +627,7 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            e.message.starts_with("404: ") && e.message.contains("not found"),
+            e.message.starts_with("Error: 404: ") && e.message.contains("not found"),
             "{}",
             e.message
         );
@@ -641,7 +650,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.message,
-            "400: Navigation blocked: unsupported protocol \"file:\""
+            "Error: 400: Navigation blocked: unsupported protocol \"file:\""
         );
     }
 

@@ -393,7 +393,23 @@ async fn tabs_open(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> Ro
     let browser = svc.ensure_running(profile).await?;
     // Open blank, attach the listeners, then load: the page's first console lines and
     // errors are captured too.
-    let target = svc.open_tab(&browser, "about:blank").await?;
+    // A fresh browser's own blank tab is used rather than left behind (as the reference
+    // does); otherwise a new background tab.
+    let targets = svc.page_targets(profile, &browser).await?;
+    let untouched = {
+        let book = profile.book.lock().expect("book lock");
+        match targets.as_slice() {
+            [only] if only["url"] == "about:blank" && book.sticky.is_none() => only["targetId"]
+                .as_str()
+                .filter(|id| book.tabs.get(*id).is_none_or(|t| t.label.is_none()))
+                .map(String::from),
+            _ => None,
+        }
+    };
+    let target = match untouched {
+        Some(t) => t,
+        None => svc.open_tab(&browser, "about:blank").await?,
+    };
     let page = svc.page(profile, &browser, &target).await?;
     if url != "about:blank" {
         let nav = page_call(&page, "Page.navigate", json!({"url": url}))
@@ -703,7 +719,6 @@ async fn snapshot_route(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) 
             args.f64("depth").filter(|d| *d >= 0.0).map(|d| d as usize)
         },
         max_chars,
-        urls: args.bool("urls").unwrap_or(false),
     };
     let snap = snapshot::build(&nodes, &opts);
     let refs = snap

@@ -182,8 +182,6 @@ pub struct Options {
     pub depth: Option<usize>,
     /// Text budget.
     pub max_chars: Option<usize>,
-    /// Print link targets.
-    pub urls: bool,
 }
 
 /// One entry of the ref map returned to the caller and kept for actions.
@@ -198,8 +196,8 @@ pub struct RefEntry {
     /// Index among refs with the same role and name (only when > 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nth: Option<usize>,
-    /// The DOM node actions resolve.
-    #[serde(rename = "backendDOMNodeId", skip_serializing_if = "Option::is_none")]
+    /// The DOM node actions resolve (kept on the node, not sent).
+    #[serde(skip)]
     pub backend_dom_node_id: Option<i64>,
 }
 
@@ -253,6 +251,7 @@ struct Line {
     flags: Vec<String>,
     url: Option<String>,
     interactive: bool,
+    backend: Option<i64>,
 }
 
 /// Builds the `format=ai` snapshot from the tree's nodes.
@@ -281,8 +280,13 @@ pub fn build(nodes: &[AxNode], opts: &Options) -> Snapshot {
         if skipped(&node.role) {
             continue;
         }
-        let printable =
-            !node.ignored && !matches!(node.role.as_str(), "none" | "presentation" | "RootWebArea");
+        // Wrappers whose children carry the meaning: labels (their text is printed as
+        // text, as the reference does) and a select's popup.
+        let printable = !node.ignored
+            && !matches!(
+                node.role.as_str(),
+                "none" | "presentation" | "RootWebArea" | "LabelText" | "MenuListPopup"
+            );
         let role = print_role(&node.role);
         // A text node that repeats its parent's name adds nothing.
         let redundant = role == "text" && (node.name.trim().is_empty() || node.name == parent_name);
@@ -312,15 +316,24 @@ pub fn build(nodes: &[AxNode], opts: &Options) -> Snapshot {
                 depth,
                 role: role.clone(),
                 name: node.name.clone(),
-                value: node.value.clone(),
+                // A select's value is its selected option, printed below it.
+                value: if role == "combobox" {
+                    String::new()
+                } else {
+                    node.value.clone()
+                },
                 r#ref,
                 nth,
                 flags: node.flags.clone(),
                 url: node.url.clone(),
                 interactive: interactive || role == "iframe",
+                backend: node.backend_node_id,
             });
             child_depth = depth + 1;
             name_for_children = node.name.clone();
+            if matches!(role.as_str(), "textbox" | "searchbox") {
+                continue; // the editor's inner nodes, not page content
+            }
         }
         for c in node.children.iter().rev() {
             if let Some(n) = by_id.get(c.as_str()) {
@@ -340,38 +353,7 @@ pub fn build(nodes: &[AxNode], opts: &Options) -> Snapshot {
                 || !STRUCTURAL.contains(&l.role.as_str())
         })
         .collect();
-    let mut text_lines: Vec<(String, Option<String>)> = kept
-        .iter()
-        .map(|l| {
-            let mut s = format!("{}- {}", "  ".repeat(l.depth), l.role);
-            if !l.name.is_empty() {
-                s.push(' ');
-                s.push_str(&serde_json::to_string(&l.name).unwrap_or_default());
-            }
-            if let Some(r) = &l.r#ref {
-                s.push_str(&format!(" [ref={r}]"));
-                if l.nth > 0 {
-                    s.push_str(&format!(" [nth={}]", l.nth));
-                }
-            }
-            if !l.value.is_empty() && l.value != l.name {
-                s.push_str(&format!(
-                    " value={}",
-                    serde_json::to_string(&l.value).unwrap_or_default()
-                ));
-            }
-            if opts.urls
-                && l.role == "link"
-                && let Some(u) = &l.url
-            {
-                s.push_str(&format!(" [url={u}]"));
-            }
-            if !l.flags.is_empty() {
-                s.push_str(&format!(" [{}]", l.flags.join(", ")));
-            }
-            (s, l.r#ref.clone())
-        })
-        .collect();
+    let mut text_lines = render(&kept);
     let mut truncated = false;
     let mut text;
     if text_lines.is_empty() {
@@ -420,11 +402,9 @@ pub fn build(nodes: &[AxNode], opts: &Options) -> Snapshot {
     let visible: HashSet<String> = text_lines.iter().filter_map(|(_, r)| r.clone()).collect();
     let mut refs = BTreeMap::new();
     let mut interactive = 0;
-    // Second pass over the full walk to attach backend ids (lines keep no node pointer).
-    let mut ids = ref_backends(nodes, root);
     for l in &lines {
         if let Some(r) = &l.r#ref {
-            let backend = ids.remove(r).flatten();
+            let backend = l.backend;
             if visible.contains(r) {
                 if INTERACTIVE.contains(&l.role.as_str()) {
                     interactive += 1;
@@ -450,49 +430,65 @@ pub fn build(nodes: &[AxNode], opts: &Options) -> Snapshot {
     }
 }
 
-/// Repeats the walk of [`build`] to map each ref to its DOM node.
-fn ref_backends(nodes: &[AxNode], root: Option<&AxNode>) -> HashMap<String, Option<i64>> {
-    let by_id: HashMap<&str, &AxNode> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-    let mut out = HashMap::new();
-    let mut next_ref = 1usize;
-    let mut stack: Vec<(&AxNode, usize, String)> = Vec::new();
-    if let Some(root) = root {
-        for c in root.children.iter().rev() {
-            if let Some(n) = by_id.get(c.as_str()) {
-                stack.push((n, 0, root.name.clone()));
-            }
-        }
-    }
-    while let Some((node, depth, parent_name)) = stack.pop() {
-        if skipped(&node.role) {
+/// Renders kept lines the way the reference node host prints them (Playwright's aria
+/// snapshot with refs): `- role "name" [flags] [ref=eN]`, a value or a lone text child
+/// after `: `, a trailing `:` before children, `- text: …` for text and `- /url: …`
+/// under links.
+fn render(kept: &[&Line]) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::with_capacity(kept.len());
+    let mut i = 0;
+    while i < kept.len() {
+        let l = kept[i];
+        let children: Vec<usize> = (i + 1..kept.len())
+            .take_while(|j| kept[*j].depth > l.depth)
+            .filter(|j| kept[*j].depth == l.depth + 1)
+            .collect();
+        let subtree_end = (i + 1..kept.len())
+            .find(|j| kept[*j].depth <= l.depth)
+            .unwrap_or(kept.len());
+        let indent = "  ".repeat(l.depth);
+        if l.role == "text" {
+            out.push((format!("{indent}- text: {}", l.name), None));
+            i += 1;
             continue;
         }
-        let printable =
-            !node.ignored && !matches!(node.role.as_str(), "none" | "presentation" | "RootWebArea");
-        let role = print_role(&node.role);
-        let redundant = role == "text" && (node.name.trim().is_empty() || node.name == parent_name);
-        let mut child_depth = depth;
-        let mut name_for_children = parent_name.clone();
-        if printable && !redundant {
-            if depth > MAX_DEPTH {
-                continue;
-            }
-            let named = !node.name.trim().is_empty();
-            if INTERACTIVE.contains(&role.as_str())
-                || role == "iframe"
-                || (named && CONTENT.contains(&role.as_str()))
-            {
-                out.insert(format!("e{next_ref}"), node.backend_node_id);
-                next_ref += 1;
-            }
-            child_depth = depth + 1;
-            name_for_children = node.name.clone();
+        let mut s = format!("{indent}- {}", l.role);
+        if !l.name.is_empty() {
+            s.push(' ');
+            s.push_str(&serde_json::to_string(&l.name).unwrap_or_default());
         }
-        for c in node.children.iter().rev() {
-            if let Some(n) = by_id.get(c.as_str()) {
-                stack.push((n, child_depth, name_for_children.clone()));
+        for f in &l.flags {
+            s.push_str(&format!(" [{f}]"));
+        }
+        if let Some(r) = &l.r#ref {
+            s.push_str(&format!(" [ref={r}]"));
+            if l.nth > 0 {
+                s.push_str(&format!(" [nth={}]", l.nth));
             }
         }
+        let url = (l.role == "link").then_some(l.url.as_ref()).flatten();
+        let lone_text = children.len() == 1
+            && subtree_end == i + 2
+            && kept[i + 1].role == "text"
+            && url.is_none();
+        if !l.value.is_empty() && l.value != l.name {
+            s.push_str(&format!(": {}", l.value));
+            if subtree_end > i + 1 || url.is_some() {
+                s.push(':');
+            }
+        } else if lone_text {
+            s.push_str(&format!(": {}", kept[i + 1].name));
+            out.push((s, l.r#ref.clone()));
+            i += 2;
+            continue;
+        } else if subtree_end > i + 1 || url.is_some() {
+            s.push(':');
+        }
+        out.push((s, l.r#ref.clone()));
+        if let Some(u) = url {
+            out.push((format!("{indent}  - /url: {u}"), None));
+        }
+        i += 1;
     }
     out
 }
@@ -580,14 +576,14 @@ mod tests {
         let s = build(&tree(), &Options::default());
         assert_eq!(
             s.text,
-            "- heading \"Hello\" [ref=e1] [level=1]\n- generic\n  - button \"Go\" [ref=e2]\n  - button \"Go\" [ref=e3] [nth=1]\n  - textbox \"Email\" [ref=e4] value=\"a@b\"\n- link \"Next\" [ref=e5]"
+            "- heading \"Hello\" [level=1] [ref=e1]\n- generic:\n  - button \"Go\" [ref=e2]\n  - button \"Go\" [ref=e3] [nth=1]\n  - textbox \"Email\" [ref=e4]: a@b\n- link \"Next\" [ref=e5]:\n  - /url: http://x/next"
         );
         assert_eq!(s.refs.len(), 5);
         assert_eq!(s.refs["e3"].nth, Some(1));
         assert_eq!(s.refs["e3"].backend_dom_node_id, Some(21));
         assert_eq!(s.refs["e4"].backend_dom_node_id, Some(30));
         assert_eq!(s.interactive, 4);
-        assert_eq!(s.lines, 6);
+        assert_eq!(s.lines, 7);
         assert!(!s.truncated);
     }
 
@@ -618,14 +614,13 @@ mod tests {
             &tree(),
             &Options {
                 depth: Some(0),
-                urls: true,
                 ..Default::default()
             },
         );
         assert!(!s.text.contains("button"));
         assert!(
             s.text
-                .contains("- link \"Next\" [ref=e5] [url=http://x/next]"),
+                .contains("- link \"Next\" [ref=e5]:\n  - /url: http://x/next"),
             "{}",
             s.text
         );
