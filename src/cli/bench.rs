@@ -44,6 +44,10 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Also measure browser.proxy against a real Chromium: cold start to first snapshot,
+    /// snapshot latency on a 1,000-element page, node memory with the browser idle.
+    #[arg(long)]
+    pub browser: bool,
 }
 
 /// Resident set size of a process and all its descendants, in bytes.
@@ -225,7 +229,14 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&node_home)?;
     std::fs::write(
         node_home.join("config.toml"),
-        "[exec]\nsecurity = \"full\"\n\n[device]\nhost_stats = false\n",
+        format!(
+            "[exec]\nsecurity = \"full\"\n\n[device]\nhost_stats = false\n{}",
+            if args.browser {
+                "\n[browser]\nheadless = true\nallow_private_network = true\n"
+            } else {
+                ""
+            }
+        ),
     )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let gw = gateway::start(
@@ -341,9 +352,89 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     report["host_stats_sample_us"] = json!(per_sample);
+    if args.browser {
+        report["browser"] = browser_bench(&op, &node_id, pid, args.calls.min(100)).await?;
+    }
     let _ = child.kill().await;
     gw.shutdown().await;
     print(&args, &report)
+}
+
+/// Serves a page of 1,000 buttons on 127.0.0.1 for the browser measurements.
+async fn serve_big_page() -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let items: String = (0..1000)
+        .map(|i| format!("<li><button>Item {i}</button></li>"))
+        .collect();
+    let body = format!("<!doctype html><title>Big</title><h1>1,000 elements</h1><ul>{items}</ul>");
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}/"))
+}
+
+/// Browser figures through `browser.proxy` on the node `node_id` (process `pid`).
+async fn browser_bench(
+    op: &OperatorClient,
+    node_id: &str,
+    pid: u32,
+    calls: usize,
+) -> anyhow::Result<Value> {
+    let url = serve_big_page().await?;
+    let proxy = |params: Value| async move {
+        op.node_invoke(node_id, "browser.proxy", params, Some(60_000))
+            .await
+            .context("browser.proxy failed (is chromium installed?)")
+    };
+    let node_rss_before = rss(pid as i32);
+    let t = Instant::now();
+    proxy(
+        json!({"method": "POST", "path": "/tabs/open", "body": {"url": url}, "timeoutMs": 60_000}),
+    )
+    .await?;
+    let first = proxy(json!({"path": "/snapshot", "timeoutMs": 60_000})).await?;
+    let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let refs = first.payload["result"]["stats"]["refs"]
+        .as_u64()
+        .unwrap_or(0);
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        proxy(json!({"path": "/snapshot", "query": {"maxChars": 200000}})).await?;
+        samples.push(t.elapsed());
+    }
+    let mut efficient = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        proxy(json!({"path": "/snapshot", "query": {"mode": "efficient"}})).await?;
+        efficient.push(t.elapsed());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = json!({
+        "cold_start_to_first_snapshot_ms": cold_ms,
+        "snapshot_refs": refs,
+        "snapshot_1000_elements": percentiles(samples),
+        "snapshot_1000_elements_efficient": percentiles(efficient),
+        "node_rss_before_browser_bytes": node_rss_before,
+        "node_rss_browser_idle_bytes": rss(pid as i32),
+        "node_and_browser_tree_rss_bytes": tree_rss(pid),
+    });
+    proxy(json!({"method": "POST", "path": "/stop"})).await?;
+    Ok(report)
 }
 
 fn print(args: &Args, report: &Value) -> anyhow::Result<ExitCode> {

@@ -18,6 +18,7 @@ pub mod cdp;
 pub mod http;
 pub mod keys;
 pub mod launch;
+pub mod memory;
 pub mod policy;
 pub mod routes;
 pub mod service;
@@ -309,6 +310,12 @@ impl Command for Proxy {
             },
             _ = ctx.cancel.cancelled() => return Err(CapabilityError::unavailable("browser proxy call cancelled")),
         };
+        if matches!(
+            cmp,
+            "/snapshot" | "/screenshot" | "/pdf" | "/download" | "/wait/download" | "/doctor"
+        ) {
+            memory::release_soon();
+        }
         if resp.status >= 400 {
             if envelope {
                 let mut body = json!({"error": resp.body.get("error").cloned().unwrap_or(json!(format!("HTTP {}", resp.status)))});
