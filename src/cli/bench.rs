@@ -218,6 +218,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        if args.browser {
+            for node in &args.node {
+                report["nodes"][node]["browser"] =
+                    browser_bench(&op, node, None, args.calls.min(100)).await?;
+            }
+        }
         return print(&args, &report);
     }
 
@@ -353,7 +359,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     .await?;
     report["host_stats_sample_us"] = json!(per_sample);
     if args.browser {
-        report["browser"] = browser_bench(&op, &node_id, pid, args.calls.min(100)).await?;
+        report["browser"] = browser_bench(&op, &node_id, Some(pid), args.calls.min(100)).await?;
     }
     let _ = child.kill().await;
     gw.shutdown().await;
@@ -391,7 +397,7 @@ async fn serve_big_page() -> anyhow::Result<String> {
 async fn browser_bench(
     op: &OperatorClient,
     node_id: &str,
-    pid: u32,
+    pid: Option<u32>,
     calls: usize,
 ) -> anyhow::Result<Value> {
     let url = serve_big_page().await?;
@@ -400,7 +406,7 @@ async fn browser_bench(
             .await
             .context("browser.proxy failed (is chromium installed?)")
     };
-    let node_rss_before = rss(pid as i32);
+    let node_rss_before = pid.map(|p| rss(p as i32));
     let t = Instant::now();
     proxy(
         json!({"method": "POST", "path": "/tabs/open", "body": {"url": url}, "timeoutMs": 60_000}),
@@ -408,14 +414,18 @@ async fn browser_bench(
     .await?;
     let first = proxy(json!({"path": "/snapshot", "timeoutMs": 60_000})).await?;
     let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let refs = first.payload["result"]["stats"]["refs"]
+    let first_refs = first.payload["result"]["stats"]["refs"]
         .as_u64()
         .unwrap_or(0);
     let mut samples = Vec::with_capacity(calls);
+    let mut refs = 0;
     for _ in 0..calls {
         let t = Instant::now();
-        proxy(json!({"path": "/snapshot", "query": {"maxChars": 200000}})).await?;
+        let full = proxy(json!({"path": "/snapshot", "query": {"maxChars": 200000}})).await?;
         samples.push(t.elapsed());
+        refs = full.payload["result"]["stats"]["refs"]
+            .as_u64()
+            .unwrap_or(0);
     }
     let mut efficient = Vec::with_capacity(calls);
     for _ in 0..calls {
@@ -426,12 +436,13 @@ async fn browser_bench(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let report = json!({
         "cold_start_to_first_snapshot_ms": cold_ms,
+        "first_snapshot_refs": first_refs,
         "snapshot_refs": refs,
         "snapshot_1000_elements": percentiles(samples),
         "snapshot_1000_elements_efficient": percentiles(efficient),
         "node_rss_before_browser_bytes": node_rss_before,
-        "node_rss_browser_idle_bytes": rss(pid as i32),
-        "node_and_browser_tree_rss_bytes": tree_rss(pid),
+        "node_rss_browser_idle_bytes": pid.map(|p| rss(p as i32)),
+        "node_and_browser_tree_rss_bytes": pid.map(tree_rss),
     });
     proxy(json!({"method": "POST", "path": "/stop"})).await?;
     Ok(report)

@@ -504,6 +504,20 @@ pub async fn close_target(
     crate::cdp::browser_call(browser, "Target.closeTarget", json!({"targetId": target}))
         .await
         .map_err(|e| ServiceError::new(500, e.0))?;
+    // Closing is asynchronous in Chromium: wait until the target is gone, so the next
+    // route cannot pick a tab whose session is already detached.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        let listed = crate::cdp::browser_call(browser, "Target.getTargets", json!({}))
+            .await
+            .ok()
+            .and_then(|r| r["targetInfos"].as_array().cloned())
+            .unwrap_or_default();
+        if !listed.iter().any(|t| t["targetId"] == target) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut book = profile.book.lock().expect("book lock");
     book.tabs.remove(target);
     if book.sticky.as_deref() == Some(target) {
