@@ -24,6 +24,11 @@
 //! on this crate; and host figures (`node.host.stats`, `device.info`, `device.status`) are
 //! their own capability crate, `capabilities/device`.
 //!
+//! `capabilities/browser` (Cargo feature `browser`, on by default) is an in-process browser
+//! control service behind `browser.proxy`: it owns one Chromium process tree per profile
+//! and speaks CDP through chromiumoxide. Capabilities that start processes release them
+//! through `Capability::shutdown`, which the session loop calls when the node stops.
+//!
 //! # Glossary
 //!
 //! - **Gateway**: the control plane a node dials; routes operator calls to nodes.
