@@ -45,6 +45,9 @@ pub struct RawConfig {
     /// `[browser]` (checked against the browser capability's schema when it is built in).
     #[serde(default)]
     pub browser: toml::Table,
+    /// `[screen]` (checked against the screen capability's schema when it is built in).
+    #[serde(default)]
+    pub screen: toml::Table,
 }
 
 /// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
@@ -160,6 +163,8 @@ pub struct Config {
     pub exec_pty: bool,
     /// `[browser]`, as written (see [`Config::browser_settings`]).
     pub browser: toml::Table,
+    /// `[screen]`, as written (see [`Config::screen_settings`]).
+    pub screen: toml::Table,
 }
 
 /// A configuration problem, with the file it came from when there is one.
@@ -316,6 +321,8 @@ impl Config {
         known(&raw.commands.deny, "commands.deny")?;
         #[cfg(feature = "browser")]
         browser_settings(&raw.browser)?;
+        #[cfg(feature = "screen")]
+        screen_settings(&raw.screen)?;
         Ok(Config {
             state_dir,
             gateway_url,
@@ -336,6 +343,7 @@ impl Config {
             exec_strict_inline_eval: raw.exec.strict_inline_eval,
             exec_pty: raw.exec.pty,
             browser: raw.browser,
+            screen: raw.screen,
         })
     }
 }
@@ -348,6 +356,28 @@ pub fn default_display_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "openclaw-node".into())
+}
+
+/// Parses `[screen]`.
+#[cfg(feature = "screen")]
+pub fn screen_settings(
+    table: &toml::Table,
+) -> Result<openclaw_capability_screen::ScreenSettings, ConfigError> {
+    table
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+            key: "screen".into(),
+            reason: e.message().to_string(),
+        })
+}
+
+#[cfg(feature = "screen")]
+impl Config {
+    /// The screen capability's settings (validated at load).
+    pub fn screen_settings(&self) -> openclaw_capability_screen::ScreenSettings {
+        screen_settings(&self.screen).unwrap_or_default()
+    }
 }
 
 /// Parses and checks `[browser]`.

@@ -182,6 +182,10 @@ pub fn build_registry(config: &Config) -> Registry {
         vec![Arc::new(system), Arc::new(device)];
     #[cfg(feature = "browser")]
     capabilities.push(Arc::new(browser_capability(config)));
+    #[cfg(feature = "screen")]
+    capabilities.push(Arc::new(openclaw_capability_screen::ScreenCapability::new(
+        config.screen_settings(),
+    )));
     let policy = CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone());
     Registry::new(capabilities, &policy)
 }

@@ -13,4 +13,6 @@ mod helpers;
 mod hostile;
 mod pairing;
 mod real_gateway;
+#[cfg(feature = "screen")]
+mod screen;
 mod ssh_tunnel;

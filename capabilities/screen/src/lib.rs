@@ -1,0 +1,272 @@
+//! `screen.snapshot`: a PNG or JPEG of one display, captured with xcap (X11 directly;
+//! Wayland through the desktop portal), scaled to `maxWidth` and kept within the Gateway's
+//! frame limit. Shapes follow the reference (spec `commands.md` §10).
+//!
+//! The capability is advertised only when a display is reachable and has monitors:
+//! probed at each connect, so a display that appears later is picked up on reconnect.
+//! `screen.record` is not offered: there is no video encoder in this build, and a command
+//! that cannot produce a real video container is not advertised.
+
+#![forbid(unsafe_code)]
+
+pub mod encode;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use openclaw_capability_api::{
+    Availability, CallContext, Capability, CapabilityError, Command, Handler, erase,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub use encode::{Format, encode_within};
+
+/// Default `maxWidth`.
+pub const DEFAULT_MAX_WIDTH: u32 = 1920;
+/// Default JPEG quality.
+pub const DEFAULT_QUALITY: u8 = 80;
+/// Largest raw image sent: the result carries the image twice in base64 (`base64` and the
+/// `image` data URL), and the whole payload must stay under the Gateway's 25 MiB frame.
+pub const MAX_IMAGE_BYTES: usize = 9 * 1024 * 1024;
+
+/// `[screen]` in the node config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreenSettings {
+    /// Serve `screen.snapshot` when a display is available (default true).
+    pub enabled: bool,
+}
+
+impl Default for ScreenSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Where frames come from: the real displays, or a stand-in in tests.
+pub trait Source: Send + Sync + 'static {
+    /// `(width, height)` of each display, primary first as the backend orders them.
+    fn monitors(&self) -> Result<Vec<(u32, u32)>, String>;
+    /// Captures display `index` as RGBA.
+    fn capture(&self, index: usize) -> Result<image::RgbaImage, String>;
+}
+
+/// The displays xcap sees.
+pub struct XcapSource;
+
+impl Source for XcapSource {
+    fn monitors(&self) -> Result<Vec<(u32, u32)>, String> {
+        let all = xcap::Monitor::all().map_err(|e| e.to_string())?;
+        Ok(all
+            .iter()
+            .map(|m| (m.width().unwrap_or(0), m.height().unwrap_or(0)))
+            .collect())
+    }
+
+    fn capture(&self, index: usize) -> Result<image::RgbaImage, String> {
+        let all = xcap::Monitor::all().map_err(|e| e.to_string())?;
+        let m = all
+            .get(index)
+            .ok_or_else(|| format!("screen index {index} out of range ({} screens)", all.len()))?;
+        m.capture_image().map_err(|e| e.to_string())
+    }
+}
+
+/// The screen capability.
+#[derive(Clone)]
+pub struct ScreenCapability {
+    settings: ScreenSettings,
+    env: Arc<HashMap<String, String>>,
+    source: Arc<dyn Source>,
+}
+
+impl ScreenCapability {
+    /// Real displays, with the process environment.
+    pub fn new(settings: ScreenSettings) -> Self {
+        Self::with_source(settings, std::env::vars().collect(), Arc::new(XcapSource))
+    }
+
+    /// A given environment and frame source (tests).
+    pub fn with_source(
+        settings: ScreenSettings,
+        env: HashMap<String, String>,
+        source: Arc<dyn Source>,
+    ) -> Self {
+        Self {
+            settings,
+            env: Arc::new(env),
+            source,
+        }
+    }
+
+    /// Why the screen cannot be captured here, if it cannot.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        if !self.settings.enabled {
+            return Some("screen capture is disabled ([screen] enabled = false)".into());
+        }
+        let set = |k: &str| self.env.get(k).is_some_and(|v| !v.is_empty());
+        if cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+            return Some("no display: DISPLAY and WAYLAND_DISPLAY are not set".into());
+        }
+        if cfg!(target_os = "linux")
+            && !set("DISPLAY")
+            && set("WAYLAND_DISPLAY")
+            && !set("DBUS_SESSION_BUS_ADDRESS")
+        {
+            return Some(
+                "Wayland without a session bus: the screen-cast portal cannot be reached".into(),
+            );
+        }
+        match self.source.monitors() {
+            Ok(m) if m.is_empty() => Some("the display reports no monitors".into()),
+            Ok(_) => None,
+            Err(e) => Some(format!("cannot open the display: {e}")),
+        }
+    }
+}
+
+impl Capability for ScreenCapability {
+    fn caps(&self) -> Vec<&'static str> {
+        vec!["screen"]
+    }
+
+    fn handlers(&self) -> Vec<Arc<dyn Handler>> {
+        vec![erase(Snapshot { cap: self.clone() })]
+    }
+
+    fn availability(&self) -> Availability {
+        match self.unavailable_reason() {
+            None => Availability::Available,
+            Some(r) => Availability::Unavailable(r),
+        }
+    }
+
+    fn permissions(&self) -> Vec<(&'static str, bool)> {
+        vec![("screenRecording", self.unavailable_reason().is_none())]
+    }
+}
+
+/// `screen.snapshot` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotParams {
+    /// `png` (default), `jpeg` or `jpg`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Widest output, clamped to 16..7680 (default 1920).
+    #[serde(default)]
+    pub max_width: Option<f64>,
+    /// JPEG quality 1..100 (default 80).
+    #[serde(default)]
+    pub quality: Option<f64>,
+    /// Display index, 0..32 (default 0).
+    #[serde(default, alias = "monitor")]
+    pub screen_index: Option<f64>,
+    /// Accepted for compatibility; X11 captures do not include the pointer.
+    #[serde(default)]
+    pub include_pointer: Option<bool>,
+}
+
+/// `screen.snapshot` result.
+#[derive(Debug, Serialize)]
+pub struct SnapshotResult {
+    /// `png` or `jpeg`.
+    pub format: &'static str,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// The image, base64.
+    pub base64: String,
+    /// The same as a data URL.
+    pub image: String,
+}
+
+struct Snapshot {
+    cap: ScreenCapability,
+}
+
+impl Command for Snapshot {
+    type Params = SnapshotParams;
+    type Output = SnapshotResult;
+
+    fn name(&self) -> &'static str {
+        "screen.snapshot"
+    }
+
+    async fn run(
+        &self,
+        p: SnapshotParams,
+        _ctx: CallContext,
+    ) -> Result<SnapshotResult, CapabilityError> {
+        let format = match p.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("png") => Format::Png,
+            Some("jpeg") | Some("jpg") => Format::Jpeg,
+            Some(other) => {
+                return Err(CapabilityError::invalid_request(format!(
+                    "INVALID_REQUEST: unsupported screen format: {other}"
+                )));
+            }
+        };
+        let max_width = p
+            .max_width
+            .filter(|v| v.is_finite())
+            .map_or(DEFAULT_MAX_WIDTH, |v| (v as i64).clamp(16, 7680) as u32);
+        let quality = p
+            .quality
+            .filter(|v| v.is_finite())
+            .map_or(DEFAULT_QUALITY, |v| (v as i64).clamp(1, 100) as u8);
+        let index = p
+            .screen_index
+            .filter(|v| v.is_finite())
+            .map_or(0, |v| (v as i64).clamp(0, 32) as usize);
+        if let Some(reason) = self.cap.unavailable_reason() {
+            return Err(unavailable(&reason));
+        }
+        let source = self.cap.source.clone();
+        let encoded =
+            tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, u32, u32), CapabilityError> {
+                let count = source.monitors().map_err(|e| unavailable(&e))?.len();
+                if index >= count {
+                    return Err(CapabilityError::invalid_request(format!(
+                        "INVALID_REQUEST: screen index {index} out of range ({count} screens)"
+                    )));
+                }
+                let frame = source.capture(index).map_err(|e| unavailable(&e))?;
+                encode_within(&frame, format, max_width, quality, MAX_IMAGE_BYTES).map_err(|e| {
+                    CapabilityError::new(
+                        openclaw_capability_api::ErrorCode::Token("PAYLOAD_TOO_LARGE"),
+                        format!("PAYLOAD_TOO_LARGE: {e}"),
+                    )
+                })
+            })
+            .await
+            .map_err(|e| unavailable(&format!("capture task failed: {e}")))??;
+        let (bytes, width, height) = encoded;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        Ok(SnapshotResult {
+            format: format.name(),
+            width,
+            height,
+            image: format!("data:image/{};base64,{b64}", format.name()),
+            base64: b64,
+        })
+    }
+}
+
+fn unavailable(reason: &str) -> CapabilityError {
+    CapabilityError::new(
+        openclaw_capability_api::ErrorCode::Token("SCREEN_UNAVAILABLE"),
+        format!("SCREEN_UNAVAILABLE: {reason}"),
+    )
+}
+
+/// The summary `doctor` prints.
+pub fn describe(cap: &ScreenCapability) -> Value {
+    match cap.unavailable_reason() {
+        None => json!({"available": true, "monitors": cap.source.monitors().unwrap_or_default()}),
+        Some(r) => json!({"available": false, "reason": r}),
+    }
+}
