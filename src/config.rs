@@ -48,6 +48,9 @@ pub struct RawConfig {
     /// `[screen]` (checked against the screen capability's schema when it is built in).
     #[serde(default)]
     pub screen: toml::Table,
+    /// `[camera]` (checked against the camera capability's schema when it is built in).
+    #[serde(default)]
+    pub camera: toml::Table,
 }
 
 /// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
@@ -165,6 +168,8 @@ pub struct Config {
     pub browser: toml::Table,
     /// `[screen]`, as written (see [`Config::screen_settings`]).
     pub screen: toml::Table,
+    /// `[camera]`, as written (see [`Config::camera_settings`]).
+    pub camera: toml::Table,
 }
 
 /// A configuration problem, with the file it came from when there is one.
@@ -323,6 +328,8 @@ impl Config {
         browser_settings(&raw.browser)?;
         #[cfg(feature = "screen")]
         screen_settings(&raw.screen)?;
+        #[cfg(feature = "camera")]
+        camera_settings(&raw.camera)?;
         Ok(Config {
             state_dir,
             gateway_url,
@@ -344,6 +351,7 @@ impl Config {
             exec_pty: raw.exec.pty,
             browser: raw.browser,
             screen: raw.screen,
+            camera: raw.camera,
         })
     }
 }
@@ -377,6 +385,28 @@ impl Config {
     /// The screen capability's settings (validated at load).
     pub fn screen_settings(&self) -> openclaw_capability_screen::ScreenSettings {
         screen_settings(&self.screen).unwrap_or_default()
+    }
+}
+
+/// Parses `[camera]`.
+#[cfg(feature = "camera")]
+pub fn camera_settings(
+    table: &toml::Table,
+) -> Result<openclaw_capability_camera::CameraSettings, ConfigError> {
+    table
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+            key: "camera".into(),
+            reason: e.message().to_string(),
+        })
+}
+
+#[cfg(feature = "camera")]
+impl Config {
+    /// The camera capability's settings (validated at load).
+    pub fn camera_settings(&self) -> openclaw_capability_camera::CameraSettings {
+        camera_settings(&self.camera).unwrap_or_default()
     }
 }
 

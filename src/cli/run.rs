@@ -186,6 +186,10 @@ pub fn build_registry(config: &Config) -> Registry {
     capabilities.push(Arc::new(openclaw_capability_screen::ScreenCapability::new(
         config.screen_settings(),
     )));
+    #[cfg(feature = "camera")]
+    capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
+        config.camera_settings(),
+    )));
     let policy = CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone());
     Registry::new(capabilities, &policy)
 }

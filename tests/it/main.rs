@@ -4,6 +4,8 @@
 
 #[cfg(feature = "browser")]
 mod browser;
+#[cfg(feature = "camera")]
+mod camera;
 mod ci_runner;
 mod doctor;
 mod e2e;
