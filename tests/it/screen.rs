@@ -10,7 +10,7 @@ use base64::Engine as _;
 use openclaw_capability_api::Capability;
 use openclaw_capability_screen::{ScreenCapability, ScreenSettings, XcapSource};
 use openclaw_node::credentials::{CredentialStore, FileStore};
-use openclaw_node::operator::OperatorError;
+use openclaw_node::operator::{OperatorClient, OperatorError};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -98,6 +98,27 @@ async fn node_with(
     (gw, op, node)
 }
 
+async fn snap(op: &OperatorClient, node: &str, params: Value) -> Value {
+    op.node_invoke(node, "screen.snapshot", params, Some(20_000))
+        .await
+        .unwrap()
+        .payload
+}
+
+async fn snap_err(
+    op: &OperatorClient,
+    node: &str,
+    params: Value,
+) -> openclaw_node::protocol::ErrorShape {
+    match op
+        .node_invoke(node, "screen.snapshot", params, Some(20_000))
+        .await
+    {
+        Err(OperatorError::Gateway(shape)) => shape,
+        other => panic!("expected a gateway error, got {other:?}"),
+    }
+}
+
 fn decode(v: &Value) -> image::RgbaImage {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(v["base64"].as_str().unwrap())
@@ -135,16 +156,7 @@ async fn screen_snapshot_captures_the_real_display() {
     );
 
     // PNG at full size: the pattern's three regions.
-    let png = op
-        .node_invoke(
-            &node.node_id,
-            "screen.snapshot",
-            json!({"maxWidth": 7680}),
-            Some(20_000),
-        )
-        .await
-        .unwrap()
-        .payload;
+    let png = snap(&op, &node.node_id, json!({"maxWidth": 7680})).await;
     assert_eq!(png["format"], "png");
     assert_eq!(
         (
@@ -170,39 +182,12 @@ async fn screen_snapshot_captures_the_real_display() {
     }
 
     // maxWidth scales with the aspect ratio kept; JPEG quality changes the size.
-    let small = op
-        .node_invoke(
-            &node.node_id,
-            "screen.snapshot",
-            json!({"maxWidth": 320}),
-            Some(20_000),
-        )
-        .await
-        .unwrap()
-        .payload;
+    let small = snap(&op, &node.node_id, json!({"maxWidth": 320})).await;
     assert_eq!(small["width"], 320);
     let want_h = (h as f64 * 320.0 / w as f64).round() as u64;
     assert_eq!(small["height"].as_u64().unwrap(), want_h);
-    let jpeg_hi = op
-        .node_invoke(
-            &node.node_id,
-            "screen.snapshot",
-            json!({"format": "jpg", "quality": 95}),
-            Some(20_000),
-        )
-        .await
-        .unwrap()
-        .payload;
-    let jpeg_lo = op
-        .node_invoke(
-            &node.node_id,
-            "screen.snapshot",
-            json!({"format": "jpeg", "quality": 5}),
-            Some(20_000),
-        )
-        .await
-        .unwrap()
-        .payload;
+    let jpeg_hi = snap(&op, &node.node_id, json!({"format": "jpg", "quality": 95})).await;
+    let jpeg_lo = snap(&op, &node.node_id, json!({"format": "jpeg", "quality": 5})).await;
     assert_eq!(jpeg_hi["format"], "jpeg");
     assert!(jpeg_lo["base64"].as_str().unwrap().len() < jpeg_hi["base64"].as_str().unwrap().len());
     assert!(close(
@@ -211,35 +196,13 @@ async fn screen_snapshot_captures_the_real_display() {
     ));
 
     // Bad params: a clear error, and the node keeps serving.
-    let e = op
-        .node_invoke(
-            &node.node_id,
-            "screen.snapshot",
-            json!({"format": "gif"}),
-            Some(20_000),
-        )
-        .await
-        .unwrap_err();
-    let OperatorError::Gateway(shape) = e else {
-        panic!("{e:?}")
-    };
+    let shape = snap_err(&op, &node.node_id, json!({"format": "gif"})).await;
     assert!(
         shape.message.contains("unsupported screen format: gif"),
         "{}",
         shape.message
     );
-    let e = op
-        .node_invoke(
-            &node.node_id,
-            "screen.snapshot",
-            json!({"screenIndex": 9}),
-            Some(20_000),
-        )
-        .await
-        .unwrap_err();
-    let OperatorError::Gateway(shape) = e else {
-        panic!("{e:?}")
-    };
+    let shape = snap_err(&op, &node.node_id, json!({"screenIndex": 9})).await;
     assert!(
         shape.message.contains("screen index 9 out of range"),
         "{}",

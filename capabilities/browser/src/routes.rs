@@ -789,6 +789,15 @@ fn save_media(profile: &Profile, ext: &str, bytes: &[u8]) -> Result<String, Serv
     Ok(path.display().to_string())
 }
 
+/// Two figures of `Page.getLayoutMetrics` (JSON pointers), defaulting to the viewport.
+async fn layout_size(page: &Page, w: &str, h: &str) -> Result<(f64, f64), ServiceError> {
+    let metrics = page_call(page, "Page.getLayoutMetrics", json!({}))
+        .await
+        .map_err(|e| ServiceError::new(500, e.0))?;
+    let get = |p: &str, d: f64| metrics.pointer(p).and_then(Value::as_f64).unwrap_or(d);
+    Ok((get(w, 1280.0), get(h, 720.0)))
+}
+
 async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let full_page = args.bool("fullPage").unwrap_or(false);
     let r#ref = args.str("ref").filter(|s| !s.is_empty());
@@ -826,17 +835,7 @@ async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> R
             .unwrap_or(0.0);
         clip = Some((x + sx, y + sy, w, h));
     } else if full_page {
-        let metrics = page_call(&page, "Page.getLayoutMetrics", json!({}))
-            .await
-            .map_err(|e| ServiceError::new(500, e.0))?;
-        let w = metrics
-            .pointer("/cssContentSize/width")
-            .and_then(Value::as_f64)
-            .unwrap_or(1280.0);
-        let h = metrics
-            .pointer("/cssContentSize/height")
-            .and_then(Value::as_f64)
-            .unwrap_or(720.0);
+        let (w, h) = layout_size(&page, "/cssContentSize/width", "/cssContentSize/height").await?;
         clip = Some((0.0, 0.0, w, h));
     }
     let (mut fmt, mut quality) = (if jpeg { "jpeg" } else { "png" }, 85);
@@ -869,17 +868,12 @@ async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> R
         } else if scale > 0.3 {
             scale *= 0.75;
             if clip.is_none() {
-                let metrics = page_call(&page, "Page.getLayoutMetrics", json!({}))
-                    .await
-                    .map_err(|e| ServiceError::new(500, e.0))?;
-                let w = metrics
-                    .pointer("/cssLayoutViewport/clientWidth")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(1280.0);
-                let h = metrics
-                    .pointer("/cssLayoutViewport/clientHeight")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(720.0);
+                let (w, h) = layout_size(
+                    &page,
+                    "/cssLayoutViewport/clientWidth",
+                    "/cssLayoutViewport/clientHeight",
+                )
+                .await?;
                 clip = Some((0.0, 0.0, w, h));
             }
         } else {

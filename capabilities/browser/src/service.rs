@@ -966,21 +966,14 @@ async fn spawn_tab_listeners(page: &Page, profile: &Arc<Profile>, target: &str) 
     listen(
         page.event_listener::<EventResponseReceived>().await,
         move |v| {
-            let mut b = book.lock().expect("book lock");
-            if let Some(r) = b
-                .tab(&t)
-                .requests
-                .iter_mut()
-                .rev()
-                .find(|r| r["id"] == v["requestId"])
-            {
-                let status = v
-                    .pointer("/response/status")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
+            let status = v
+                .pointer("/response/status")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            update_request(&book, &t, &v, |r| {
                 r["status"] = json!(status as i64);
                 r["ok"] = json!((200.0..400.0).contains(&status));
-            }
+            });
         },
     )
     .await;
@@ -989,17 +982,10 @@ async fn spawn_tab_listeners(page: &Page, profile: &Arc<Profile>, target: &str) 
     listen(
         page.event_listener::<EventLoadingFailed>().await,
         move |v| {
-            let mut b = book.lock().expect("book lock");
-            if let Some(r) = b
-                .tab(&t)
-                .requests
-                .iter_mut()
-                .rev()
-                .find(|r| r["id"] == v["requestId"])
-            {
+            update_request(&book, &t, &v, |r| {
                 r["ok"] = json!(false);
                 r["failureText"] = v["errorText"].clone();
-            }
+            });
         },
     )
     .await;
@@ -1030,6 +1016,20 @@ async fn spawn_tab_listeners(page: &Page, profile: &Arc<Profile>, target: &str) 
         },
     )
     .await;
+}
+
+/// Applies `f` to the buffered request that `event` reports on.
+fn update_request(book: &Mutex<TabBook>, target: &str, event: &Value, f: impl FnOnce(&mut Value)) {
+    let mut b = book.lock().expect("book lock");
+    if let Some(r) = b
+        .tab(target)
+        .requests
+        .iter_mut()
+        .rev()
+        .find(|r| r["id"] == event["requestId"])
+    {
+        f(r);
+    }
 }
 
 /// A console argument as text.
