@@ -541,3 +541,66 @@ async fn the_strict_default_policy_refuses_private_destinations() {
         "a refused URL must not launch the browser"
     );
 }
+
+/// A node killed with SIGKILL (no chance to clean up) takes its browser with it: the
+/// browser was started with a parent-death signal, and its helpers follow their parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_takes_its_browser_with_it() {
+    require_browser();
+    let site = serve_site().await;
+    let gw = TestGateway::start_auto_approve().await;
+    let op = gw.operator().await;
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("config.toml"),
+        "[browser]\nheadless = true\nallow_private_network = true\n",
+    )
+    .unwrap();
+    let mut node = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
+        .args([
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--credential-store",
+            "file",
+            "run",
+        ])
+        .envs([
+            ("OPENCLAW_GATEWAY_URL", gw.url.as_str()),
+            ("OPENCLAW_GATEWAY_TOKEN", TOKEN),
+        ])
+        .env_remove("DISPLAY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let node_id = eventually("the node to serve browser.proxy", || async {
+        op.node_list()
+            .await
+            .ok()?
+            .nodes
+            .into_iter()
+            .find(|n| n.connected && n.commands.iter().any(|c| c == "browser.proxy"))
+            .map(|n| n.node_id)
+    })
+    .await;
+    op.node_invoke(
+        &node_id,
+        "browser.proxy",
+        json!({"method": "POST", "path": "/tabs/open", "body": {"url": format!("{site}/")}, "timeoutMs": 45_000}),
+        Some(60_000),
+    )
+    .await
+    .unwrap();
+    let user_data = state.path().join("browser/openclaw/user-data");
+    assert!(
+        !launch::processes_using(&user_data).is_empty(),
+        "the browser should be running"
+    );
+    node.start_kill().unwrap();
+    node.wait().await.unwrap();
+    eventually("the browser to exit after its node was killed", || async {
+        launch::processes_using(&user_data).is_empty().then_some(())
+    })
+    .await;
+}
