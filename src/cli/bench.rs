@@ -48,6 +48,10 @@ pub struct Args {
     /// snapshot latency on a 1,000-element page, node memory with the browser idle.
     #[arg(long)]
     pub browser: bool,
+    /// Measure the embedded gateway (as its own process) with this many connected nodes:
+    /// its memory, and the invoke latency to one node at that load against idle.
+    #[arg(long, value_name = "NODES")]
+    pub scale: Option<usize>,
 }
 
 /// Resident set size of a process and all its descendants, in bytes.
@@ -227,6 +231,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         return print(&args, &report);
     }
 
+    if let Some(n) = args.scale {
+        report["gateway_scale"] = gateway_scale(n, args.calls).await?;
+        return print(&args, &report);
+    }
+
     // Embedded: gateway in-process, node as a child process of this binary.
     let scratch = tempfile::Builder::new()
         .prefix("openclaw-node-bench-")
@@ -301,6 +310,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         args.calls,
     )
     .await?;
+    // Node-side time of those sequential calls (request frame in → result frame out), from
+    // the node's own histogram: the bucket holding the median.
+    report["node_side_system_which_sequential"] = node_side_median(&node_home).await;
     report["system_run_true"] = latency(
         &op,
         &node_id,
@@ -446,6 +458,148 @@ async fn browser_bench(
     });
     proxy(json!({"method": "POST", "path": "/stop"})).await?;
     Ok(report)
+}
+
+/// Starts `openclaw-node gateway` as a child, connects `n` in-process nodes to it, and
+/// reports the gateway's RSS and `system.which` latency to one node, idle and at load.
+async fn gateway_scale(n: usize, calls: usize) -> anyhow::Result<Value> {
+    use crate::credentials::{CredentialStore, MemoryStore, load_or_create_identity};
+    use crate::session::{NodeOptions, Registry, SessionState, run_node};
+    let scratch = tempfile::Builder::new()
+        .prefix("openclaw-node-scale-")
+        .tempdir()?;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let exe = std::env::current_exe()?;
+    let mut gw = tokio::process::Command::new(&exe)
+        .args(["--state-dir", scratch.path().to_str().unwrap_or(".")])
+        .args(["gateway", "--auto-approve", "--port", &port.to_string()])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the gateway")?;
+    let gw_pid = gw.id().context("the gateway exited")?;
+    let url = format!("ws://127.0.0.1:{port}");
+    let op = loop {
+        match OperatorClient::connect(OperatorOptions::new(url.clone())).await {
+            Ok(op) => break Arc::new(op),
+            Err(_) if gw.try_wait()?.is_none() => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => anyhow::bail!("the gateway did not start: {e}"),
+        }
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut tasks = Vec::with_capacity(n);
+    let registry = Arc::new(Registry::new(
+        vec![Arc::new(openclaw_capability_system::SystemCapability::new(
+            openclaw_capability_system::run::RunConfig::new(
+                openclaw_capability_system::node_path(),
+                scratch.path().join("node"),
+            ),
+        ))],
+        &crate::policy::CommandPolicy::default(),
+    ));
+    let mut spawn_node = |i: usize| -> anyhow::Result<()> {
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+        let identity = load_or_create_identity(store.as_ref())?;
+        let opts = NodeOptions::new(url.clone(), format!("scale-{i}"));
+        let (tx, _rx) = tokio::sync::watch::channel(SessionState::Starting);
+        tasks.push(tokio::spawn(run_node(
+            opts,
+            identity,
+            store,
+            registry.clone(),
+            tx,
+            shutdown.clone(),
+        )));
+        Ok(())
+    };
+    let connected = |want: usize| {
+        let op = op.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            loop {
+                let list = op.node_list().await?;
+                let ready: Vec<String> = list
+                    .nodes
+                    .into_iter()
+                    .filter(|n| n.connected && !n.commands.is_empty())
+                    .map(|n| n.node_id)
+                    .collect();
+                if ready.len() >= want {
+                    return anyhow::Ok(ready);
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "only {} of {want} nodes connected",
+                    ready.len()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    spawn_node(0)?;
+    let first = connected(1).await?.remove(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = rss(gw_pid as i32);
+    let idle = latency(&op, &first, "system.which", json!({"bins": ["sh"]}), calls).await?;
+    let ramp = Instant::now();
+    for i in 1..n {
+        spawn_node(i)?;
+    }
+    connected(n).await?;
+    let ramp_s = ramp.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loaded_rss = rss(gw_pid as i32);
+    let loaded = latency(&op, &first, "system.which", json!({"bins": ["sh"]}), calls).await?;
+    shutdown.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = gw.kill().await;
+    let ratio = loaded["p50_ms"].as_f64().unwrap_or(0.0) / idle["p50_ms"].as_f64().unwrap_or(1.0);
+    Ok(json!({
+        "nodes": n,
+        "connect_all_seconds": ramp_s,
+        "gateway_rss_one_node_bytes": idle_rss,
+        "gateway_rss_all_nodes_bytes": loaded_rss,
+        "system_which_one_node": idle,
+        "system_which_all_nodes": loaded,
+        "p50_ratio_loaded_to_idle": ratio,
+    }))
+}
+
+/// The median bucket of the node's `system.which` total-time histogram: `{le_us, gt_us,
+/// count}` (the median lies in `(gt_us, le_us]`).
+async fn node_side_median(node_home: &std::path::Path) -> Value {
+    let metrics: Value = crate::status::query(node_home, "metrics")
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_str(&b).ok())
+        .unwrap_or_default();
+    let total = &metrics["commands"]["system.which"]["total"];
+    let (Some(buckets), Some(count)) = (total["buckets"].as_array(), total["count"].as_u64())
+    else {
+        return Value::Null;
+    };
+    let bounds = crate::status::metrics::BUCKETS_US;
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n.as_u64().unwrap_or(0);
+        if seen * 2 >= count {
+            return json!({
+                "le_us": bounds.get(i),
+                "gt_us": if i == 0 { 0 } else { bounds[i - 1] },
+                "count": count,
+            });
+        }
+    }
+    Value::Null
 }
 
 fn print(args: &Args, report: &Value) -> anyhow::Result<ExitCode> {

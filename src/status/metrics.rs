@@ -11,8 +11,8 @@ use serde::Serialize;
 
 /// Upper bounds of the latency buckets, in microseconds.
 pub const BUCKETS_US: &[u64] = &[
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000,
+    25, 50, 75, 100, 150, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+    500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000,
 ];
 
 /// Why a call failed, for the failure counters.
@@ -310,7 +310,8 @@ mod tests {
         assert_eq!(which.calls, 2);
         assert_eq!(which.failures[&FailureKind::Timeout], 1);
         assert_eq!(which.total.count, 2);
-        assert_eq!(which.queue.buckets[0], 2);
+        let le_50 = BUCKETS_US.iter().position(|b| *b == 50).unwrap();
+        assert_eq!(which.queue.buckets[le_50], 2);
         let text = s.prometheus();
         assert!(text.contains("openclaw_node_reconnects_total 1"));
         assert!(text.contains("openclaw_node_calls_total{command=\"system.which\"} 2"));

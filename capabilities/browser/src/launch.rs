@@ -346,10 +346,28 @@ pub fn processes_using(user_data_dir: &Path) -> Vec<u32> {
         .filter(|pid| *pid != me)
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|raw| raw.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()))
+                .is_ok_and(|raw| names_arg(&raw, needle.as_bytes()))
         })
         .filter(|pid| !is_zombie(*pid))
         .collect()
+}
+
+/// Whether a `/proc/<pid>/cmdline` holds `arg` as a whole argument. Chromium sometimes
+/// rewrites its command line as one space-separated string (seen with a session bus), so
+/// both NUL and space end an argument.
+fn names_arg(cmdline: &[u8], arg: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = cmdline[from..].windows(arg.len()).position(|w| w == arg) {
+        let start = from + i;
+        let end = start + arg.len();
+        let starts = start == 0 || matches!(cmdline[start - 1], 0 | b' ');
+        let ends = end == cmdline.len() || matches!(cmdline[end], 0 | b' ');
+        if starts && ends {
+            return true;
+        }
+        from = start + 1;
+    }
+    false
 }
 
 fn is_zombie(pid: u32) -> bool {
@@ -371,6 +389,17 @@ fn sweep(user_data_dir: &Path, sig: libc::c_int) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_match_whole_with_nul_or_space_separators() {
+        let arg = b"--user-data-dir=/tmp/p";
+        assert!(names_arg(b"chromium\0--user-data-dir=/tmp/p\0--x", arg));
+        assert!(names_arg(b"chromium --user-data-dir=/tmp/p --x", arg));
+        assert!(names_arg(b"--user-data-dir=/tmp/p", arg));
+        assert!(!names_arg(b"chromium --user-data-dir=/tmp/p2", arg));
+        assert!(!names_arg(b"chromium x--user-data-dir=/tmp/p", arg));
+        assert!(!names_arg(b"", arg));
+    }
 
     #[test]
     fn devtools_line_is_parsed() {
