@@ -66,7 +66,8 @@ fn detail_error(code: &str, message: &str, detail: &str, reason: &str) -> ErrorS
 pub(crate) async fn run(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: SocketAddr) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PAYLOAD_BYTES))
-        .max_frame_size(Some(MAX_PAYLOAD_BYTES));
+        .max_frame_size(Some(MAX_PAYLOAD_BYTES))
+        .read_buffer_size(crate::protocol::consts::WS_READ_CHUNK_BYTES);
     let mut ws = match tokio_tungstenite::accept_async_with_config(io, Some(config)).await {
         Ok(ws) => ws,
         Err(e) => {

@@ -19,6 +19,10 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 pub const MAX_PREAUTH_PAYLOAD_BYTES: usize = 64 * 1024;
 /// Largest frame after hello-ok unless `policy.maxPayload` says otherwise.
 pub const MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
+/// Bytes read from a WebSocket at a time. tungstenite's default (128 KiB) is allocated
+/// per connection up front: 1,000 idle nodes cost the gateway ~125 MB for it alone.
+/// Larger frames still arrive whole; they just take more reads.
+pub const WS_READ_CHUNK_BYTES: usize = 8 * 1024;
 /// Buffered-bytes budget per connection advertised in hello-ok.
 pub const MAX_BUFFERED_BYTES: usize = 50 * 1024 * 1024;
 

@@ -108,6 +108,7 @@ pub fn client_ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_PAYLOAD_BYTES))
         .max_frame_size(Some(MAX_PAYLOAD_BYTES))
+        .read_buffer_size(crate::protocol::consts::WS_READ_CHUNK_BYTES)
 }
 
 /// Dials `url` (already normalised) with the given TLS configuration for `wss://`
