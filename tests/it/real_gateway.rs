@@ -425,9 +425,15 @@ async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
 /// `browser.proxy` through the real Gateway on a node, as the operator CLI calls it.
 #[cfg(feature = "browser")]
 async fn gateway_browser(node_id: &str, params: Value) -> Value {
+    gateway_call(node_id, "browser.proxy", params).await
+}
+
+/// `command` through the real Gateway on a node; the payload, or a panic with the error.
+#[cfg(any(feature = "browser", feature = "screen"))]
+async fn gateway_call(node_id: &str, command: &str, params: Value) -> Value {
     let call = serde_json::json!({
         "nodeId": node_id,
-        "command": "browser.proxy",
+        "command": command,
         "params": params,
         "idempotencyKey": uuid::Uuid::new_v4().to_string(),
     });
@@ -446,7 +452,7 @@ async fn gateway_browser(node_id: &str, params: Value) -> Value {
     let v = first_json(&out).unwrap_or_else(|| panic!("no JSON from gateway call: {out}"));
     match v.get("payload") {
         Some(p) => p.clone(),
-        None => panic!("browser.proxy {params} failed: {v}"),
+        None => panic!("{command} {params} failed: {v}"),
     }
 }
 
@@ -608,5 +614,70 @@ async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
     .await;
     node.stop().await.unwrap();
     real(&["ts-node", "stop"]).await;
+    real(&["stop"]).await;
+}
+
+/// The real Gateway relays `screen.snapshot` from our node and shows the grant in the
+/// node's `permissions` (needs a display: `.ci/run` starts Xvfb).
+#[cfg(feature = "screen")]
+#[tokio::test]
+async fn real_gateway_relays_screen_snapshot() {
+    if !enabled() || std::env::var("DISPLAY").is_err() {
+        eprintln!("skipped: needs OPENCLAW_REAL_GATEWAY=1 and a DISPLAY");
+        return;
+    }
+    let _guard = REAL.lock().await;
+    real(&["start"]).await;
+    let (url, token) = real_env().await;
+    let name = format!("rust-screen-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn openclaw_node::credentials::CredentialStore> =
+        std::sync::Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
+            dir.path(),
+        ));
+    let caps: Vec<std::sync::Arc<dyn openclaw_capability_api::Capability>> =
+        vec![std::sync::Arc::new(
+            openclaw_capability_screen::ScreenCapability::new(
+                openclaw_capability_screen::ScreenSettings::default(),
+            ),
+        )];
+    let mut node = TestNode::start_caps(
+        &url,
+        Some(&token),
+        dir,
+        store,
+        |o| o.display_name = name.clone(),
+        caps,
+    );
+    let ours = node.node_id.clone();
+    let listed = eventually_for(
+        REAL_WAIT,
+        "our node to be approved for screen.snapshot",
+        || async {
+            real(&["approve-all"]).await;
+            let status = real_json(&["nodes", "status"]).await;
+            let me = find_node(&status, &ours)?.clone();
+            (lists(&me, "commands", "screen.snapshot") && me["connected"] == true).then_some(me)
+        },
+    )
+    .await;
+    assert_eq!(listed["permissions"]["screenRecording"], true, "{listed}");
+    assert!(lists(&listed, "caps", "screen"), "{listed}");
+    node.wait_ready().await;
+    let shot = gateway_call(
+        &ours,
+        "screen.snapshot",
+        serde_json::json!({"maxWidth": 64}),
+    )
+    .await;
+    assert_eq!(shot["format"], "png");
+    assert_eq!(shot["width"], 64);
+    assert!(
+        shot["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
+    node.stop().await.unwrap();
     real(&["stop"]).await;
 }
