@@ -69,8 +69,11 @@ fn paint(display: &str, w: u32, h: u32) -> Painted {
     let painted = Painted { child, _dir: dir };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let shot = openclaw_capability_screen::Source::capture(&XcapSource, 0).unwrap();
-        if close(shot.get_pixel(w / 4, h / 2).0, [255, 0, 0, 255]) {
+        // A capture can fail while the window maps (seen once in CI as an XCB "connection
+        // error"): keep polling until the deadline.
+        if let Ok(shot) = openclaw_capability_screen::Source::capture(&XcapSource, 0)
+            && close(shot.get_pixel(w / 4, h / 2).0, [255, 0, 0, 255])
+        {
             return painted;
         }
         assert!(
