@@ -361,6 +361,20 @@ fn timeout_of(a: &Value, (default, lo, hi): (u64, u64, u64)) -> Duration {
     )
 }
 
+/// The click `modifiers` list of an action as CDP modifier bits.
+fn modifiers_of(a: &Value) -> Result<i64, ServiceError> {
+    let names: Vec<String> = a
+        .get("modifiers")
+        .and_then(Value::as_array)
+        .map(|m| {
+            m.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    keys::modifier_mask(&names).map_err(invalid)
+}
+
 /// Validates one action (and nested batches) before anything runs.
 fn validate(a: &Value, svc: &Service, depth: usize, count: &mut usize) -> Result<(), ServiceError> {
     let kind = a.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -396,16 +410,7 @@ fn validate(a: &Value, svc: &Service, depth: usize, count: &mut usize) -> Result
             {
                 return Err(invalid("click button must be left|right|middle"));
             }
-            let mods: Vec<String> = a
-                .get("modifiers")
-                .and_then(Value::as_array)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            keys::modifier_mask(&mods).map_err(invalid)?;
+            modifiers_of(a)?;
             if num(a, "delayMs").is_some_and(|d| d > 5000.0) {
                 return Err(invalid("delayMs must not exceed 5000"));
             }
@@ -723,16 +728,7 @@ fn run_action<'a>(
                         .await?
                         .expect("validated");
                     let (x, y) = centre(page, node).await?;
-                    let mods: Vec<String> = a
-                        .get("modifiers")
-                        .and_then(Value::as_array)
-                        .map(|m| {
-                            m.iter()
-                                .filter_map(|v| v.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let mask = keys::modifier_mask(&mods).map_err(invalid)?;
+                    let mask = modifiers_of(a)?;
                     let button = a.get("button").and_then(Value::as_str).unwrap_or("left");
                     click_at(
                         page,

@@ -132,6 +132,20 @@ async fn route(svc: &Service, req: &Request) -> RouteResult {
     Err(ServiceError::new(404, "Not Found"))
 }
 
+/// The tab a page-data route works on (the referenced, sticky or first one), once its
+/// current URL has passed the navigation policy: `(page, target id, url)`.
+async fn readable_tab(
+    svc: &Service,
+    profile: &Arc<Profile>,
+    args: &Args<'_>,
+) -> Result<(Page, String, String), ServiceError> {
+    let (_, page, target) = svc
+        .tab_for(profile, args.str("targetId").as_deref())
+        .await?;
+    let url = check_current_url(svc, &page).await?;
+    Ok((page, target, url))
+}
+
 /// Whether a page's current URL may be read (page-data routes refuse otherwise).
 pub async fn check_current_url(svc: &Service, page: &Page) -> Result<String, ServiceError> {
     let url = page.url().await.ok().flatten().unwrap_or_default();
@@ -687,10 +701,7 @@ async fn snapshot_route(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) 
             "frame-scoped snapshots are not supported by openclaw-node yet",
         ));
     }
-    let (_, page, target) = svc
-        .tab_for(profile, args.str("targetId").as_deref())
-        .await?;
-    let url = check_current_url(svc, &page).await?;
+    let (page, target, url) = readable_tab(svc, profile, args).await?;
     let tree = match args.str("selector").filter(|s| !s.is_empty()) {
         Some(sel) => {
             let object = crate::act::query_selector(&page, &sel).await?;
@@ -810,10 +821,7 @@ async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> R
         Some("jpeg") => true,
         Some(_) => return Err(bad("type must be png or jpeg")),
     };
-    let (_, page, target) = svc
-        .tab_for(profile, args.str("targetId").as_deref())
-        .await?;
-    let url = check_current_url(svc, &page).await?;
+    let (page, target, url) = readable_tab(svc, profile, args).await?;
     let _ = page_call(&page, "Page.bringToFront", json!({})).await;
     let mut clip: Option<(f64, f64, f64, f64)> = None;
     if let Some(node) = match (&r#ref, &element) {
@@ -889,10 +897,7 @@ async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> R
 }
 
 async fn pdf(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
-    let (_, page, target) = svc
-        .tab_for(profile, args.str("targetId").as_deref())
-        .await?;
-    let url = check_current_url(svc, &page).await?;
+    let (page, target, url) = readable_tab(svc, profile, args).await?;
     let r = page_call(&page, "Page.printToPDF", json!({"printBackground": true}))
         .await
         .map_err(|e| ServiceError::new(500, e.0))?;
@@ -907,10 +912,7 @@ async fn text(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteRe
     let max = args
         .f64("maxChars")
         .map_or(40_000, |m| (m.max(1.0) as usize).min(40_000));
-    let (_, page, target) = svc
-        .tab_for(profile, args.str("targetId").as_deref())
-        .await?;
-    let url = check_current_url(svc, &page).await?;
+    let (page, target, url) = readable_tab(svc, profile, args).await?;
     let selector =
         serde_json::to_string(&args.str("selector").unwrap_or_default()).unwrap_or_default();
     let expr = format!(
@@ -941,10 +943,7 @@ async fn debug_read(
     args: &Args<'_>,
     path: &str,
 ) -> RouteResult {
-    let (_, page, target) = svc
-        .tab_for(profile, args.str("targetId").as_deref())
-        .await?;
-    let url = check_current_url(svc, &page).await?;
+    let (_page, target, url) = readable_tab(svc, profile, args).await?;
     let clear = args.bool("clear").unwrap_or(false);
     let mut book = profile.book.lock().expect("book lock");
     let tab = book.tab(&target);
@@ -1050,10 +1049,7 @@ async fn cookies(
     args: &Args<'_>,
     path: &str,
 ) -> RouteResult {
-    let (_, page, target) = svc
-        .tab_for(profile, args.str("targetId").as_deref())
-        .await?;
-    let url = check_current_url(svc, &page).await?;
+    let (page, target, url) = readable_tab(svc, profile, args).await?;
     let err = |e: crate::cdp::CdpFailure| ServiceError::new(500, e.0);
     match path {
         "/cookies" => {
