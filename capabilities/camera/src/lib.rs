@@ -461,13 +461,4 @@ mod tests {
             .unwrap_err();
         assert!(e.message.starts_with("CAMERA_DISABLED: "), "{}", e.message);
     }
-
-    #[test]
-    fn the_real_backend_lists_what_the_machine_has() {
-        // This machine may have no camera: listing must still succeed (empty), not fail.
-        let devices = NokhwaSource.list().unwrap();
-        if !has_video_nodes() {
-            assert!(devices.is_empty());
-        }
-    }
 }
