@@ -125,13 +125,19 @@ impl Dispatcher {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Starts serving one request in its own task.
+    /// Starts serving one request in its own task. A request whose id is already running
+    /// is dropped: the gateway keys results by id, so a replayed request must not run the
+    /// command a second time, and the first call's one result answers it.
     pub fn spawn(&self, req: NodeInvokeRequest, received: Instant) {
         let cancel = self.conn_cancel.child_token();
-        self.calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(req.id.clone(), cancel.clone());
+        {
+            let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+            if calls.contains_key(&req.id) {
+                tracing::warn!(id = %req.id, command = %req.command, "ignoring a duplicate of a running invoke");
+                return;
+            }
+            calls.insert(req.id.clone(), cancel.clone());
+        }
         *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = received;
         let this = self.clone();
         self.tracker.spawn(async move {

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::helpers::*;
 
-type Ws = openclaw_node::transport::WsStream;
+pub(crate) type Ws = openclaw_node::transport::WsStream;
 
 /// What the gateway answered to a handshake: the response (if any) and the close code.
 struct Outcome {
@@ -18,7 +18,7 @@ struct Outcome {
     close: Option<u16>,
 }
 
-async fn open(url: &str) -> (Ws, ConnectChallenge) {
+pub(crate) async fn open(url: &str) -> (Ws, ConnectChallenge) {
     let mut ws = openclaw_node::transport::dial(url).await.unwrap();
     let challenge = loop {
         match within("the challenge", ws.next()).await.unwrap().unwrap() {
@@ -36,7 +36,16 @@ async fn open(url: &str) -> (Ws, ConnectChallenge) {
 }
 
 /// Valid node connect params for `identity`, signed over `challenge`.
-fn node_connect(identity: &DeviceIdentity, challenge: &ConnectChallenge) -> Value {
+pub(crate) fn node_connect(identity: &DeviceIdentity, challenge: &ConnectChallenge) -> Value {
+    node_connect_signed_by(identity, identity, challenge)
+}
+
+/// Node connect params that claim `identity` but carry a signature by `signer`.
+fn node_connect_signed_by(
+    identity: &DeviceIdentity,
+    signer: &DeviceIdentity,
+    challenge: &ConnectChallenge,
+) -> Value {
     let scopes: Vec<String> = vec![];
     let payload = SignaturePayload {
         device_id: &identity.device_id(),
@@ -58,7 +67,7 @@ fn node_connect(identity: &DeviceIdentity, challenge: &ConnectChallenge) -> Valu
         "role": "node", "scopes": [], "caps": [], "commands": [],
         "auth": {"token": TOKEN},
         "device": {"id": identity.device_id(), "publicKey": identity.public_key(),
-                   "signature": identity.sign(&payload), "signedAt": challenge.ts,
+                   "signature": signer.sign(&payload), "signedAt": challenge.ts,
                    "nonce": challenge.nonce},
     })
 }
@@ -237,4 +246,70 @@ async fn finish_first_response(mut ws: Ws) -> ResponseFrame {
             other => panic!("connection ended without a response: {other:?}"),
         }
     }
+}
+
+/// A connect captured from one connection and replayed on another: its signature covers
+/// the first challenge's nonce, so it fails whether the nonce field is left alone or
+/// rewritten to the new challenge's.
+#[tokio::test]
+async fn a_replayed_connect_is_refused_on_a_new_challenge() {
+    let gw = TestGateway::start_auto_approve().await;
+    let identity = DeviceIdentity::generate();
+    let (first, first_challenge) = open(&gw.url).await;
+    let captured = node_connect(&identity, &first_challenge);
+    drop(first);
+
+    let (mut ws, _) = open(&gw.url).await;
+    ws.send(Message::text(
+        Frame::request("c1", methods::CONNECT, captured.clone()).to_text(),
+    ))
+    .await
+    .unwrap();
+    let o = finish(ws).await;
+    assert_eq!(detail(&o), detail_codes::DEVICE_AUTH_NONCE_MISMATCH);
+    assert_eq!(o.close, Some(close_codes::POLICY));
+
+    let (mut ws, second_challenge) = open(&gw.url).await;
+    let mut rewritten = captured;
+    rewritten["device"]["nonce"] = json!(second_challenge.nonce);
+    ws.send(Message::text(
+        Frame::request("c1", methods::CONNECT, rewritten).to_text(),
+    ))
+    .await
+    .unwrap();
+    let o = finish(ws).await;
+    assert_eq!(detail(&o), detail_codes::DEVICE_AUTH_SIGNATURE_INVALID);
+    assert_eq!(o.close, Some(close_codes::POLICY));
+}
+
+/// The right payload signed by a different key, and a device id that is not the hash of
+/// the public key presented: both refused before any pairing state is touched.
+#[tokio::test]
+async fn a_signature_by_another_key_or_a_borrowed_device_id_is_refused() {
+    let gw = TestGateway::start_auto_approve().await;
+    let o = attempt(&gw.url, |p, c| {
+        // Claims one device's id and key; signed by another device's key.
+        let forged =
+            node_connect_signed_by(&DeviceIdentity::generate(), &DeviceIdentity::generate(), c);
+        p["device"] = forged["device"].clone();
+    })
+    .await;
+    assert_eq!(detail(&o), detail_codes::DEVICE_AUTH_SIGNATURE_INVALID);
+    assert_eq!(o.close, Some(close_codes::POLICY));
+
+    let o = attempt(&gw.url, |p, _| {
+        p["device"]["id"] = json!(DeviceIdentity::generate().device_id());
+    })
+    .await;
+    assert_eq!(detail(&o), detail_codes::DEVICE_AUTH_DEVICE_ID_MISMATCH);
+    assert_eq!(o.close, Some(close_codes::POLICY));
+    assert!(
+        gw.operator()
+            .await
+            .device_pair_list()
+            .await
+            .unwrap()
+            .pending
+            .is_empty()
+    );
 }
