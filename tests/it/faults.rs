@@ -3,7 +3,7 @@
 //! repeated cuts while calls are in flight lose no call and mix up no result.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use openclaw_node::session::SessionState;
@@ -13,12 +13,26 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::*;
 
-/// A proxy that forwards bytes unless told to blackhole them or to cut every connection.
+/// What the proxy does to the bytes it forwards; the test flips these while calls run.
+#[derive(Default)]
+struct Faults {
+    /// Swallow every byte but keep the sockets open (a half-open link).
+    blackhole: AtomicBool,
+    /// Bumped to cut: each pump stops when the generation it started in is over.
+    generation: AtomicU32,
+    /// Latency added to every chunk, each way.
+    delay_ms: AtomicU64,
+    /// Armed per direction (0: toward the node, 1: toward the gateway): forward half of the
+    /// next chunk, then cut every connection (a frame cut in the middle).
+    cut_mid_frame: [AtomicBool; 2],
+    /// Connections accepted so far (how often the node dialled).
+    accepted: AtomicU32,
+}
+
+/// A TCP proxy between node and gateway that injects [`Faults`].
 struct FaultProxy {
     url: String,
-    blackhole: Arc<AtomicBool>,
-    /// Bumped to cut: each pump stops when the generation it started in is over.
-    generation: Arc<AtomicU32>,
+    faults: Arc<Faults>,
 }
 
 impl FaultProxy {
@@ -26,58 +40,83 @@ impl FaultProxy {
         let upstream = upstream.trim_start_matches("ws://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}", listener.local_addr().unwrap());
-        let blackhole = Arc::new(AtomicBool::new(false));
-        let generation = Arc::new(AtomicU32::new(0));
-        let (b, g) = (blackhole.clone(), generation.clone());
+        let faults = Arc::new(Faults::default());
+        let f = faults.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                f.accepted.fetch_add(1, Ordering::SeqCst);
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
                 let (cr, cw) = client.into_split();
                 let (sr, sw) = server.into_split();
-                let born = g.load(Ordering::SeqCst);
-                tokio::spawn(pump(cr, sw, b.clone(), g.clone(), born));
-                tokio::spawn(pump(sr, cw, b.clone(), g.clone(), born));
+                let born = f.generation.load(Ordering::SeqCst);
+                tokio::spawn(pump(sr, cw, f.clone(), born, 0));
+                tokio::spawn(pump(cr, sw, f.clone(), born, 1));
             }
         });
-        Self {
-            url,
-            blackhole,
-            generation,
-        }
+        Self { url, faults }
     }
 
     fn cut(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.faults.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> u32 {
+        self.faults.accepted.load(Ordering::SeqCst)
     }
 }
 
+/// Forwards one direction. Reading and writing are separate tasks joined by a queue so
+/// that latency delays each chunk without limiting throughput.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    blackhole: Arc<AtomicBool>,
-    generation: Arc<AtomicU32>,
+    faults: Arc<Faults>,
     born: u32,
+    direction: usize,
 ) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let f = faults.clone();
+    let writer = tokio::spawn(async move {
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due.into()).await;
+            if f.generation.load(Ordering::SeqCst) != born {
+                return;
+            }
+            if f.cut_mid_frame[direction].swap(false, Ordering::SeqCst) && bytes.len() > 1 {
+                let _ = to.write_all(&bytes[..bytes.len() / 2]).await;
+                f.generation.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+    });
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let read = tokio::time::timeout(Duration::from_millis(20), from.read(&mut buf)).await;
-        if generation.load(Ordering::SeqCst) != born {
-            return; // dropping both halves closes the sockets
+        if faults.generation.load(Ordering::SeqCst) != born || writer.is_finished() {
+            break; // dropping both halves closes the sockets
         }
         let n = match read {
             Err(_) => continue,
-            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(n)) => n,
         };
-        if blackhole.load(Ordering::SeqCst) {
+        if faults.blackhole.load(Ordering::SeqCst) {
             continue; // swallowed: the peer sees a silent, still-open link
         }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
+        let delay = Duration::from_millis(faults.delay_ms.load(Ordering::SeqCst));
+        if tx
+            .send((Instant::now() + delay, buf[..n].to_vec()))
+            .is_err()
+        {
+            break;
         }
     }
+    writer.abort();
 }
 
 /// The gateway's tick. The node never watches a tick shorter than 1 s (a hostile or broken
@@ -92,7 +131,7 @@ async fn a_blackholed_link_is_detected_within_two_ticks_and_the_node_comes_back(
     let mut node = TestNode::start(&proxy.url);
     pair(&gw, &mut node, &op).await;
 
-    proxy.blackhole.store(true, Ordering::SeqCst);
+    proxy.faults.blackhole.store(true, Ordering::SeqCst);
     let silenced = Instant::now();
     node.wait_for("the node to notice the dead link", |s| {
         !matches!(s, SessionState::Ready { .. })
@@ -106,7 +145,7 @@ async fn a_blackholed_link_is_detected_within_two_ticks_and_the_node_comes_back(
         "took {detected:?} to notice"
     );
     proxy.cut();
-    proxy.blackhole.store(false, Ordering::SeqCst);
+    proxy.faults.blackhole.store(false, Ordering::SeqCst);
     node.wait_ready().await;
     // The gateway may still be settling the old connection when the node reports ready
     // (seen once under full-suite load): the requirement is that it serves again.
@@ -136,11 +175,11 @@ async fn cuts_while_calls_are_in_flight_lose_nothing_and_mix_nothing_up() {
 
     // Cut the node's link five times while 300 calls run, 20 at a time.
     let cutter = {
-        let g = proxy.generation.clone();
+        let f = proxy.faults.clone();
         tokio::spawn(async move {
             for _ in 0..5 {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                g.fetch_add(1, Ordering::SeqCst);
+                f.generation.fetch_add(1, Ordering::SeqCst);
             }
         })
     };
@@ -194,4 +233,217 @@ async fn cuts_while_calls_are_in_flight_lose_nothing_and_mix_nothing_up() {
         r.ok().filter(|reply| reply.payload["value"] == "after")
     })
     .await;
+}
+
+/// Waits until `node_id` answers an echo through the gateway again.
+async fn serves_again(op: &openclaw_node::operator::OperatorClient, node_id: &str, tag: &str) {
+    eventually("the node to serve again", || async {
+        let r = op
+            .node_invoke(node_id, "test.echo", json!({"value": tag}), Some(2000))
+            .await;
+        r.ok().filter(|reply| reply.payload["value"] == tag)
+    })
+    .await;
+}
+
+/// Latency of 300 ms each way (well under the 2-tick watchdog): nothing reconnects, every
+/// call succeeds with its own value, and each takes at least the added round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_link_is_tolerated_without_reconnects() {
+    let gw = TestGateway::start_with(|c| c.tick_interval = TICK).await;
+    let op = Arc::new(gw.operator().await);
+    let proxy = FaultProxy::start(&gw.url).await;
+    let mut node = TestNode::start(&proxy.url);
+    pair(&gw, &mut node, &op).await;
+    let before = proxy.accepted();
+    let left_ready = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let mut state = node.state.clone();
+        let left = left_ready.clone();
+        tokio::spawn(async move {
+            while state.changed().await.is_ok() {
+                if !matches!(*state.borrow(), SessionState::Ready { .. }) {
+                    left.store(true, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    proxy.faults.delay_ms.store(300, Ordering::SeqCst);
+    let mut calls = Vec::new();
+    for i in 0..40u32 {
+        let (op, node_id) = (op.clone(), node.node_id.clone());
+        calls.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(u64::from(i) * 50)).await;
+            let started = Instant::now();
+            let r = op
+                .node_invoke(&node_id, "test.echo", json!({"value": i}), Some(5000))
+                .await;
+            (i, r, started.elapsed())
+        }));
+    }
+    // Ticks go on through the slow link for a few watchdog periods.
+    tokio::time::sleep(TICK * 4).await;
+    for c in calls {
+        let (i, r, took) = within("a call to end", c).await.unwrap();
+        let reply = r.unwrap_or_else(|e| panic!("call {i} failed on a slow link: {e:?}"));
+        assert_eq!(reply.payload["value"], i);
+        assert!(took >= Duration::from_millis(600), "call {i} took {took:?}");
+    }
+    assert!(
+        !left_ready.load(Ordering::SeqCst),
+        "the node dropped a slow but live link"
+    );
+    assert_eq!(proxy.accepted(), before, "the node dialled again");
+    watcher.abort();
+}
+
+/// The link cut in the middle of a frame, alternately toward the node and toward the
+/// gateway, ten times: every call ends exactly once (its own result or a clean error),
+/// neither side chokes on the half frame, and the node is back each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_cut_in_the_middle_lose_nothing() {
+    let gw = TestGateway::start_with(|c| c.tick_interval = TICK).await;
+    let op = gw.operator().await;
+    let proxy = FaultProxy::start(&gw.url).await;
+    let mut node = TestNode::start(&proxy.url);
+    pair(&gw, &mut node, &op).await;
+    let (mut ok, mut failed) = (0, 0);
+    let first = proxy.accepted();
+    for round in 0..10u32 {
+        proxy.faults.cut_mid_frame[(round % 2) as usize].store(true, Ordering::SeqCst);
+        let r = op
+            .node_invoke(
+                &node.node_id,
+                "test.echo",
+                json!({"value": round}),
+                Some(3000),
+            )
+            .await;
+        match r {
+            Ok(reply) => {
+                assert_eq!(reply.payload["value"], round);
+                ok += 1;
+            }
+            Err(e) => {
+                let text = format!("{e:?}");
+                assert!(
+                    text.contains("UNAVAILABLE")
+                        || text.contains("TIMEOUT")
+                        || text.contains("not connected"),
+                    "round {round}: unexpected error {text}"
+                );
+                failed += 1;
+            }
+        }
+        // Whatever the armed cut hit (this call or a tick), it has happened by now or
+        // happens on the next frame; the node must be back either way.
+        serves_again(&op, &node.node_id, &format!("after-{round}")).await;
+    }
+    let dials = proxy.accepted() - first;
+    eprintln!("10 mid-frame cuts: {ok} results, {failed} clean errors, {dials} redials");
+    assert_eq!(ok + failed, 10);
+    assert!(dials >= 5, "only {dials} redials: the cuts did not happen");
+}
+
+/// A link that dies 200 ms after every connect (past the handshake, so each dial
+/// "succeeds"): with the default backoff the node dials a handful of times in 8 s, not in
+/// a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_link_does_not_make_the_node_spin() {
+    let gw = TestGateway::start_auto_approve().await;
+    let proxy = FaultProxy::start(&gw.url).await;
+    let mut node = TestNode::start_with(&proxy.url, Some(TOKEN), |o| {
+        o.backoff = openclaw_node::session::BackoffPolicy::default();
+    });
+    node.wait_ready().await;
+    let start = proxy.accepted();
+    let faults = proxy.faults.clone();
+    let window = Duration::from_secs(8);
+    let flapper = tokio::spawn(async move {
+        let until = Instant::now() + window;
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            faults.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    flapper.await.unwrap();
+    let dials = proxy.accepted() - start;
+    eprintln!("flapping link: {dials} dials in {window:?}");
+    // Backoff 1 s, 2 s, 4 s (each jittered to half or more): at most 5 dials in 8 s.
+    assert!((2..=5).contains(&dials), "{dials} dials in {window:?}");
+}
+
+/// The gateway stops while a `system.run` is running on the node: the operator's call ends
+/// once (with an error, its gateway is gone), the node kills the command it can no longer
+/// report, and after the gateway restarts on the same address the node serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_restart_mid_invoke_ends_the_call_once_and_kills_its_command() {
+    let gw = TestGateway::start().await;
+    let op = gw.operator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
+        dir.path(),
+    ));
+    let mut node = TestNode::start_full(
+        &gw.url,
+        Some(TOKEN),
+        dir,
+        store,
+        |_| {},
+        |r| r.security = openclaw_capability_system::approvals::Security::Full,
+    );
+    pair(&gw, &mut node, &op).await;
+    // In the command line of both the shell and its `sleep`.
+    let marker = format!("30.{}", std::process::id());
+    let script = format!("sleep {marker}; : {marker}");
+    let call = {
+        let node_id = node.node_id.clone();
+        tokio::spawn(async move {
+            let r = op
+                .node_invoke(
+                    &node_id,
+                    "system.run",
+                    json!({"command": ["sh", "-c", script], "timeoutMs": 60000}),
+                    Some(60000),
+                )
+                .await;
+            (r, op)
+        })
+    };
+    eventually("the command to start", || async {
+        (!processes_with(&marker).is_empty()).then_some(())
+    })
+    .await;
+    let addr = gw.handle().local_addr();
+    let dir = gw.stop().await;
+    let (r, _op) = within("the operator's call to end", call).await.unwrap();
+    assert!(r.is_err(), "a call whose gateway stopped succeeded: {r:?}");
+    node.wait_for("the node to notice the gateway stopped", |s| {
+        !matches!(s, SessionState::Ready { .. })
+    })
+    .await;
+    eventually("the orphaned command to be killed", || async {
+        processes_with(&marker).is_empty().then_some(())
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let gw = TestGateway::start_on(listener, dir, |_| {}).await;
+    node.wait_ready().await;
+    let op = gw.operator().await;
+    serves_again(&op, &node.node_id, "after-restart").await;
+}
+
+/// Pids of live processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
 }
