@@ -466,7 +466,9 @@ async fn serve(
         let _ = sink.close().await;
         Ok(())
     });
-    let conn_cancel = shutdown.child_token();
+    // Not a child of `shutdown`: on shutdown, calls get the grace period below before
+    // this token cancels them.
+    let conn_cancel = CancellationToken::new();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let events_task = tokio::spawn(forward_events(events_rx, out_tx.clone(), ctx.ids.clone()));
     let node_id: Arc<str> = Arc::from(ctx.identity.device_id());

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::*;
+use crate::process_faults::processes_with;
 
 /// What the proxy does to the bytes it forwards; the test flips these while calls run.
 #[derive(Default)]
@@ -431,19 +432,4 @@ async fn a_gateway_restart_mid_invoke_ends_the_call_once_and_kills_its_command()
     node.wait_ready().await;
     let op = gw.operator().await;
     serves_again(&op, &node.node_id, "after-restart").await;
-}
-
-/// Pids of live processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
-        .collect()
 }

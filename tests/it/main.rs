@@ -15,6 +15,7 @@ mod handshake;
 mod helpers;
 mod hostile;
 mod pairing;
+mod process_faults;
 mod real_gateway;
 #[cfg(feature = "screen")]
 mod screen;
