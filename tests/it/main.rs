@@ -10,6 +10,7 @@ mod ci_runner;
 mod doctor;
 mod e2e;
 mod fake_gateway;
+mod fault_proxy;
 mod faults;
 mod handshake;
 mod helpers;

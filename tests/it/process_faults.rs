@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use openclaw_node::credentials::{CredentialStore, FileStore, StoredToken, TokenKey};
 use openclaw_node::operator::OperatorClient;
