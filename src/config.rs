@@ -220,16 +220,30 @@ impl RawConfig {
     /// Reads a config file; a missing file is an empty config.
     pub fn read(path: &Path) -> Result<RawConfig, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+            Ok(text) => RawConfig::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RawConfig::default()),
             Err(e) => Err(ConfigError::Read {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             }),
         }
+    }
+
+    /// Parses the text of the config file at `path`. The error says where and what, but
+    /// never quotes the file: the offending line may be `token = "…"`.
+    pub fn parse(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = e.span().map(|span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                format!("line {line}, column {column}: ")
+            });
+            ConfigError::Parse {
+                path: path.display().to_string(),
+                reason: format!("{}{}", at.unwrap_or_default(), e.message()),
+            }
+        })
     }
 }
 
@@ -510,6 +524,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let raw = RawConfig::read(&dir.path().join("none.toml")).unwrap();
         assert!(raw.gateway.url.is_none());
+    }
+
+    #[test]
+    fn a_parse_error_says_where_but_never_quotes_the_line() {
+        let path = Path::new("/x/config.toml");
+        let err = RawConfig::parse("[gateway]\ntoken = \"very-secret\" oops\n", path).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("line 2, column 23"), "{text}");
+        assert!(!text.contains("very-secret"), "{text}");
     }
 
     #[test]

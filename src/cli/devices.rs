@@ -72,6 +72,7 @@ pub(crate) async fn connect(
     let mut opts = OperatorOptions::new(url.clone());
     opts.token = env(crate::config::env::GATEWAY_TOKEN).map(Secret::new);
     opts.password = env(crate::config::env::GATEWAY_PASSWORD).map(Secret::new);
+    let url = crate::transport::redact_userinfo(&url);
     OperatorClient::connect(opts).await.map_err(|e| match e {
         OperatorError::Gateway(shape) => {
             anyhow::anyhow!(

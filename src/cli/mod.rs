@@ -210,8 +210,16 @@ pub fn init_logging(global: &GlobalArgs, long_running: bool) -> anyhow::Result<(
 }
 
 /// Sets up `tracing` with `quiet` as the level when no `-v` is given.
+///
+/// Whatever `RUST_LOG` or `-vvv` ask for, the WebSocket crates never log below `debug`:
+/// at `trace` tungstenite prints every frame it sends and receives, and those carry the
+/// shared token and password (`connect`), the bootstrap token and the device token
+/// (`hello-ok`). See the secrets audit in `tests/it/secrets.rs`.
 pub fn init_logging_at(global: &GlobalArgs, quiet: &str) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = match global.verbose {
         0 => quiet,
         1 => "info,openclaw_node=debug",
@@ -219,12 +227,21 @@ pub fn init_logging_at(global: &GlobalArgs, quiet: &str) -> anyhow::Result<()> {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let no_frame_dumps = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tungstenite", LevelFilter::DEBUG)
+        .with_target("tokio_tungstenite", LevelFilter::DEBUG);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = match global.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.finish().with(no_frame_dumps).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(no_frame_dumps)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }

@@ -30,7 +30,8 @@ pub const TIMED_OUT: u8 = 4;
 pub struct Args {
     /// A setup code (from `openclaw qr` or `openclaw-node gateway --setup-code`), an
     /// `oc-pair://` link, or a join URL (`https://…/j/<id>` from `openclaw devices
-    /// join-code`). Omit it to pair with --url and the shared token.
+    /// join-code`); `-` reads it from standard input, which keeps it out of the process
+    /// list. Omit it to pair with --url and the shared token.
     pub code: Option<String>,
     /// Gateway URL (when not using a setup code).
     #[arg(long, conflicts_with_all = ["host", "code"])]
@@ -112,7 +113,17 @@ async fn fetch_join(url: &str) -> anyhow::Result<String> {
 
 /// Runs `pair`.
 pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let setup: Option<SetupCode> = match &args.code {
+    let code = match args.code.as_deref() {
+        Some("-") => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the setup code from standard input")?;
+            Some(line.trim().to_string())
+        }
+        other => other.map(str::to_string),
+    };
+    let setup: Option<SetupCode> = match &code {
         Some(code) if code.starts_with("http://") || code.starts_with("https://") => {
             let doc = fetch_join(code).await?;
             Some(parse_setup_code(&doc)?)
@@ -292,8 +303,7 @@ fn remember_gateway(path: &std::path::Path, url: &str) -> anyhow::Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).context(format!("cannot read {}", path.display())),
     };
-    let raw: crate::config::RawConfig = toml::from_str(&existing)
-        .with_context(|| format!("invalid config file {}", path.display()))?;
+    let raw = crate::config::RawConfig::parse(&existing, path)?;
     if raw.gateway.url.is_some() || existing.contains("[gateway]") {
         return Ok(false);
     }

@@ -52,13 +52,19 @@ pub enum DialError {
 }
 
 /// Normalises a gateway URL: `http(s)://` becomes `ws(s)://`; anything else but `ws(s)://`
-/// is refused.
+/// is refused, and so is a URL with credentials in it (they would show in logs, `status`
+/// and the process list; the token and password come from the environment instead).
 pub fn normalize_url(url: &str) -> Result<url::Url, DialError> {
     let bad = |reason: &str| DialError::BadUrl {
-        url: url.to_string(),
+        url: redact_userinfo(url),
         reason: reason.to_string(),
     };
     let mut parsed = url::Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(
+            "credentials in the URL are not supported; set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD instead",
+        ));
+    }
     let scheme = match parsed.scheme() {
         "ws" | "http" => "ws",
         "wss" | "https" => "wss",
@@ -73,6 +79,19 @@ pub fn normalize_url(url: &str) -> Result<url::Url, DialError> {
         return Err(bad("no host"));
     }
     Ok(parsed)
+}
+
+/// `url` as it may be shown: any `user:password@` before the host becomes `[redacted]@`.
+/// Works on text that does not parse as a URL too.
+pub fn redact_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
 }
 
 /// The TLS client configuration with the platform's native roots (built once).
@@ -170,6 +189,24 @@ mod tests {
         );
         assert!(normalize_url("ftp://x").is_err());
         assert!(normalize_url("not a url").is_err());
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_never_shown() {
+        for url in [
+            "ws://alice:hunter2@127.0.0.1:18789",
+            "wss://hunter2@gw.example.com/",
+            "ws://alice:hunter2@[::1",
+            "alice:hunter2@gw.example.com",
+        ] {
+            let err = normalize_url(url).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        assert_eq!(
+            redact_userinfo("ws://alice:pw@host:1/p?q=a@b"),
+            "ws://[redacted]@host:1/p?q=a@b"
+        );
+        assert_eq!(redact_userinfo("ws://host/a@b"), "ws://host/a@b");
     }
 
     #[tokio::test]

@@ -20,4 +20,5 @@ mod process_faults;
 mod real_gateway;
 #[cfg(feature = "screen")]
 mod screen;
+mod secrets;
 mod ssh_tunnel;

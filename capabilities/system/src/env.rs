@@ -166,6 +166,11 @@ pub const BLOCKED_OVERRIDE_ONLY: &[&str] = &[
 pub const BLOCKED_OVERRIDE_ONLY_PREFIXES: &[&str] =
     &["GIT_CONFIG_", "NPM_CONFIG_", "CARGO_REGISTRIES_"];
 
+/// The node's own gateway credentials (it reads them from its environment, as a service
+/// unit's environment file sets them): dropped when inherited, so a command the gateway
+/// runs cannot read them back.
+pub const NODE_SECRETS: &[&str] = &["OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD"];
+
 /// Override keys a shell wrapper still receives.
 const SHELL_SAFE: &[&str] = &[
     "TERM",
@@ -245,9 +250,9 @@ pub fn check_assignments(keys: &[String]) -> Result<(), String> {
     ))
 }
 
-/// The child's environment: the node's own minus dropped keys, plus accepted overrides
-/// (only locale/terminal ones for a shell wrapper), `PATH` pinned to `path_env`, and
-/// `OPENCLAW_SHELL=exec`.
+/// The child's environment: the node's own minus dropped keys and [`NODE_SECRETS`], plus
+/// accepted overrides (only locale/terminal ones for a shell wrapper), `PATH` pinned to
+/// `path_env`, and `OPENCLAW_SHELL=exec`.
 pub fn build_env(
     inherited: impl Iterator<Item = (String, String)>,
     overrides: &BTreeMap<String, String>,
@@ -258,6 +263,7 @@ pub fn build_env(
         .filter(|(k, _)| {
             let upper = k.to_ascii_uppercase();
             !blocked_everywhere(&upper)
+                && !NODE_SECRETS.contains(&upper.as_str())
                 && !BLOCKED_OVERRIDE_ONLY_PREFIXES
                     .iter()
                     .any(|p| upper.starts_with(p))
@@ -356,6 +362,8 @@ mod tests {
             ("NODE_OPTIONS".to_string(), "--require x".to_string()),
             ("HOME".to_string(), "/home/a".to_string()),
             ("PATH".to_string(), "/evil".to_string()),
+            ("OPENCLAW_GATEWAY_TOKEN".to_string(), "shared".to_string()),
+            ("OPENCLAW_GATEWAY_PASSWORD".to_string(), "pw".to_string()),
         ];
         let env = build_env(
             inherited.into_iter(),
@@ -364,6 +372,8 @@ mod tests {
             "/usr/bin:/bin",
         );
         assert!(!env.contains_key("LD_PRELOAD") && !env.contains_key("NODE_OPTIONS"));
+        assert!(!env.contains_key("OPENCLAW_GATEWAY_TOKEN"));
+        assert!(!env.contains_key("OPENCLAW_GATEWAY_PASSWORD"));
         assert_eq!(env["HOME"], "/home/a");
         assert_eq!(env["PATH"], "/usr/bin:/bin");
         assert_eq!(env["OPENCLAW_SHELL"], "exec");
