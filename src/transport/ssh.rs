@@ -158,6 +158,9 @@ impl Drop for SshTunnel {
 
 fn ssh_command(spec: &SshTunnelSpec, local: SocketAddr) -> Command {
     let mut cmd = Command::new("ssh");
+    for var in openclaw_capability_api::NODE_SECRET_ENV {
+        cmd.env_remove(var);
+    }
     cmd.arg("-N")
         .arg("-L")
         .arg(format!(
@@ -333,6 +336,28 @@ mod tests {
             "ada@-x",
         ] {
             assert!(parse_ssh_target(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ssh_gets_no_gateway_credentials_in_its_environment() {
+        let spec = SshTunnelSpec {
+            destination: "ada@gw".into(),
+            ssh_port: None,
+            remote_host: "127.0.0.1".into(),
+            remote_port: 18789,
+            identity: None,
+            extra_args: vec![],
+        };
+        let cmd = ssh_command(&spec, "127.0.0.1:4000".parse().unwrap());
+        let removed: Vec<_> = cmd
+            .as_std()
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for var in openclaw_capability_api::NODE_SECRET_ENV {
+            assert!(removed.iter().any(|r| r == var), "{var} is passed to ssh");
         }
     }
 }

@@ -263,6 +263,12 @@ impl<C: Command> Handler for Erased<C> {
     }
 }
 
+/// The node's own gateway credentials (it reads them from its environment, as a service
+/// unit's environment file sets them). Every process the node starts — commands, the SSH
+/// tunnel, the browser — gets its environment without them, so nothing it runs can read
+/// them back.
+pub const NODE_SECRET_ENV: &[&str] = &["OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD"];
+
 /// Wraps a typed command as a [`Handler`].
 pub fn erase<C: Command>(command: C) -> Arc<dyn Handler> {
     Arc::new(Erased(command))

@@ -216,7 +216,10 @@ pub async fn launch(spec: &LaunchSpec) -> Result<Launched, String> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    for var in PROXY_ENV {
+    for var in PROXY_ENV
+        .iter()
+        .chain(openclaw_capability_api::NODE_SECRET_ENV)
+    {
         cmd.env_remove(var);
     }
     #[cfg(target_os = "linux")]

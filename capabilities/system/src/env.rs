@@ -166,10 +166,9 @@ pub const BLOCKED_OVERRIDE_ONLY: &[&str] = &[
 pub const BLOCKED_OVERRIDE_ONLY_PREFIXES: &[&str] =
     &["GIT_CONFIG_", "NPM_CONFIG_", "CARGO_REGISTRIES_"];
 
-/// The node's own gateway credentials (it reads them from its environment, as a service
-/// unit's environment file sets them): dropped when inherited, so a command the gateway
-/// runs cannot read them back.
-pub const NODE_SECRETS: &[&str] = &["OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD"];
+/// The node's own gateway credentials, dropped when inherited (see
+/// [`openclaw_capability_api::NODE_SECRET_ENV`]).
+pub const NODE_SECRETS: &[&str] = openclaw_capability_api::NODE_SECRET_ENV;
 
 /// Override keys a shell wrapper still receives.
 const SHELL_SAFE: &[&str] = &[

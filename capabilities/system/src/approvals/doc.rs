@@ -353,7 +353,9 @@ impl ApprovalsStore {
     }
 
     /// Replaces the document if the stored hash is still `base_hash` (required when the
-    /// file exists). Keeps the existing socket when the new document has none.
+    /// file exists). Keeps the existing socket when the new document has none, and its
+    /// token when the new socket has none (a document read back from `get` has it
+    /// redacted, and writing it back must not wipe the token).
     pub fn save(&self, doc: ApprovalsDoc, base_hash: Option<&str>) -> Result<Snapshot, StoreError> {
         let _lock = self.lock()?;
         let current = self.read_text()?;
@@ -364,12 +366,20 @@ impl ApprovalsStore {
             _ => {}
         }
         let mut doc = doc.normalize();
-        if doc.socket.is_none()
-            && let Some(old) = current
-                .as_deref()
-                .and_then(|t| ApprovalsDoc::parse(Some(t)).ok())
+        if let Some(old) = current
+            .as_deref()
+            .and_then(|t| ApprovalsDoc::parse(Some(t)).ok())
+            .and_then(|d| d.socket)
         {
-            doc.socket = old.socket;
+            match &mut doc.socket {
+                None => doc.socket = Some(old),
+                Some(Value::Object(new)) if !new.contains_key("token") => {
+                    if let Some(token) = old.get("token") {
+                        new.insert("token".into(), token.clone());
+                    }
+                }
+                Some(_) => {}
+            }
         }
         let text = serde_json::to_string_pretty(&doc).map_err(|e| self.io(e))?;
         openclaw_capability_api::fs::write_private_file(&self.path, text.as_bytes())
@@ -497,5 +507,28 @@ mod tests {
                 .find("tok\"")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn writing_back_a_redacted_document_keeps_the_socket_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ApprovalsStore::in_state_dir(dir.path());
+        std::fs::write(
+            store.path(),
+            r#"{"version":1,"socket":{"path":"/s","token":"tok"}}"#,
+        )
+        .unwrap();
+        let read = store.load().unwrap();
+        let sent = read.doc.redacted();
+        assert!(sent.socket.as_ref().unwrap().get("token").is_none());
+        let saved = store.save(sent, Some(&read.hash)).unwrap();
+        assert_eq!(saved.doc.socket.unwrap()["token"], "tok");
+        assert_eq!(store.load().unwrap().doc.socket.unwrap()["token"], "tok");
+        // A socket the writer replaces on purpose, token included, is taken as sent.
+        let mut doc = store.load().unwrap().doc;
+        doc.socket = Some(serde_json::json!({"path": "/t", "token": "new"}));
+        let hash = store.load().unwrap().hash;
+        store.save(doc, Some(&hash)).unwrap();
+        assert_eq!(store.load().unwrap().doc.socket.unwrap()["token"], "new");
     }
 }
