@@ -534,12 +534,14 @@ async fn serve(
                     _ => {}
                 }
             }
+            // The watchdog: a deadline two ticks after the last frame in, so a dead link is
+            // noticed at most two ticks after it died (not at the next poll after that).
+            _ = tokio::time::sleep_until(last_inbound + tick * 2) => {
+                tracing::warn!(silent_for = ?last_inbound.elapsed(), "no traffic from the gateway for two tick intervals; reconnecting");
+                let _ = out_tx.send(Outbound::Close(close_codes::TICK_TIMEOUT, "tick timeout".into())).await;
+                break Ending::Retry("tick timeout".into());
+            }
             _ = check.tick() => {
-                if last_inbound.elapsed() > tick * 2 {
-                    tracing::warn!(silent_for = ?last_inbound.elapsed(), "no traffic from the gateway for two tick intervals; reconnecting");
-                    let _ = out_tx.send(Outbound::Close(close_codes::TICK_TIMEOUT, "tick timeout".into())).await;
-                    break Ending::Retry("tick timeout".into());
-                }
                 if let Some(max) = ctx.opts.max_invocations
                     && ctx.finished.load(Ordering::SeqCst) >= max
                 {
