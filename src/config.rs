@@ -241,10 +241,32 @@ impl RawConfig {
             });
             ConfigError::Parse {
                 path: path.display().to_string(),
-                reason: format!("{}{}", at.unwrap_or_default(), e.message()),
+                reason: format!("{}{}", at.unwrap_or_default(), without_values(e.message())),
             }
         })
     }
+}
+
+/// A deserialisation message without the value it quotes: serde's "invalid type: string
+/// `hunter2`, expected …" names the value in backticks, and the value may be a secret.
+/// Other messages (an unknown field, say) quote only names and are kept as they are.
+fn without_values(message: &str) -> String {
+    if !(message.starts_with("invalid type") || message.starts_with("invalid value")) {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '`' {
+            quoted = !quoted;
+            if !quoted {
+                out.push_str("(value not shown)");
+            }
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Config {
@@ -533,6 +555,17 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("line 2, column 23"), "{text}");
         assert!(!text.contains("very-secret"), "{text}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_not_quoted_but_field_names_are() {
+        let path = Path::new("/x/config.toml");
+        let err = RawConfig::parse("[gateway]\ntoken = 918273645\n", path).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("918273645"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
+        let err = RawConfig::parse("[gateway]\nbogus_key = 1\n", path).unwrap_err();
+        assert!(err.to_string().contains("bogus_key"), "{err}");
     }
 
     #[test]
