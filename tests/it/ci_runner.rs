@@ -33,16 +33,7 @@ async fn an_ephemeral_node_serves_three_calls_exits_zero_and_leaves_nothing() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let node_id = eventually("the ephemeral node to connect", || async {
-        op.node_list()
-            .await
-            .ok()?
-            .nodes
-            .into_iter()
-            .find(|n| n.connected && n.commands.iter().any(|c| c == "system.which"))
-            .map(|n| n.node_id)
-    })
-    .await;
+    let node_id = connected_node_with(&op, "system.which").await;
     for _ in 0..3 {
         let reply = op
             .node_invoke(

@@ -108,9 +108,7 @@ async fn cuts_while_calls_are_in_flight_lose_nothing_and_mix_nothing_up() {
             Err(e) => {
                 let text = format!("{e:?}");
                 assert!(
-                    text.contains("UNAVAILABLE")
-                        || text.contains("TIMEOUT")
-                        || text.contains("not connected"),
+                    is_clean_call_error(&text),
                     "call {i}: unexpected error {text}"
                 );
                 failed += 1;
@@ -223,9 +221,7 @@ async fn frames_cut_in_the_middle_lose_nothing() {
             Err(e) => {
                 let text = format!("{e:?}");
                 assert!(
-                    text.contains("UNAVAILABLE")
-                        || text.contains("TIMEOUT")
-                        || text.contains("not connected"),
+                    is_clean_call_error(&text),
                     "round {round}: unexpected error {text}"
                 );
                 failed += 1;
@@ -276,18 +272,7 @@ async fn a_flapping_link_does_not_make_the_node_spin() {
 async fn a_gateway_restart_mid_invoke_ends_the_call_once_and_kills_its_command() {
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
-        dir.path(),
-    ));
-    let mut node = TestNode::start_full(
-        &gw.url,
-        Some(TOKEN),
-        dir,
-        store,
-        |_| {},
-        |r| r.security = openclaw_capability_system::approvals::Security::Full,
-    );
+    let mut node = TestNode::start_exec_full(&gw.url);
     pair(&gw, &mut node, &op).await;
     // In the command line of both the shell and its `sleep`.
     let marker = format!("30.{}", std::process::id());

@@ -190,6 +190,23 @@ impl TestNode {
         Self::start_full(url, token, dir, store, customise, |_| {})
     }
 
+    /// A node that runs any command (`security = "full"`), with a file store in its temp
+    /// state dir.
+    pub fn start_exec_full(url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
+        Self::start_full(
+            url,
+            Some(TOKEN),
+            dir,
+            store,
+            |_| {},
+            |r| {
+                r.security = openclaw_capability_system::approvals::Security::Full;
+            },
+        )
+    }
+
     /// A node with custom node options and `system.run` settings.
     pub fn start_full(
         url: &str,
@@ -306,6 +323,29 @@ pub async fn surface_request(op: &OperatorClient, node_id: &str) -> String {
             .into_iter()
             .find(|p| p.node_id == node_id)
             .map(|p| p.request_id)
+    })
+    .await
+}
+
+/// Whether an operator's call error is one a call may cleanly end with while the node's
+/// link is faulty: the node went away, was not there, or did not answer in time.
+pub fn is_clean_call_error(text: &str) -> bool {
+    ["UNAVAILABLE", "TIMEOUT", "not connected"]
+        .iter()
+        .any(|c| text.contains(c))
+}
+
+/// The id of the first connected node that declares `command` (for nodes started as
+/// processes, whose id the test does not know).
+pub async fn connected_node_with(op: &OperatorClient, command: &str) -> String {
+    eventually("the node to connect", || async {
+        op.node_list()
+            .await
+            .ok()?
+            .nodes
+            .into_iter()
+            .find(|n| n.connected && n.commands.iter().any(|c| c == command))
+            .map(|n| n.node_id)
     })
     .await
 }

@@ -172,21 +172,7 @@ async fn a_gateway_sending_garbage_does_not_stop_the_node() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let mut node = TestNode::start(&url);
-    let (tcp, _) = within("dial", listener.accept()).await.unwrap();
-    let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-    let ts = openclaw_node::now_ms();
-    ws.send(Message::text(
-        Frame::event("connect.challenge", json!({"nonce": "n", "ts": ts})).to_text(),
-    ))
-    .await
-    .unwrap();
-    let _connect = within("connect", ws.next()).await;
-    let hello = json!({"type": "hello-ok", "protocol": 4, "server": {"version": "x", "connId": "c"},
-        "features": {}, "snapshot": {}, "auth": {"role": "node", "scopes": []},
-        "policy": {"maxPayload": 26214400, "maxBufferedBytes": 52428800, "tickIntervalMs": 30000}});
-    ws.send(Message::text(Frame::ok("connect", hello).to_text()))
-        .await
-        .unwrap();
+    let mut ws = fake_hello(&listener).await;
     node.wait_ready().await;
     for frame in [
         "garbage",
@@ -409,17 +395,7 @@ async fn a_duplicated_invoke_runs_once_and_is_answered_once() {
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let ran = dir.path().join("ran");
-    let store = std::sync::Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
-        dir.path(),
-    ));
-    let mut node = TestNode::start_full(
-        &url,
-        Some(TOKEN),
-        tempfile::tempdir().unwrap(),
-        store,
-        |_| {},
-        |r| r.security = openclaw_capability_system::approvals::Security::Full,
-    );
+    let mut node = TestNode::start_exec_full(&url);
     let mut ws = fake_hello(&listener).await;
     node.wait_ready().await;
     let script = format!("echo ran >> '{}'; sleep 1", ran.display());

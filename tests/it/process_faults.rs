@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use openclaw_node::credentials::{CredentialStore, FileStore, StoredToken, TokenKey};
-use openclaw_node::operator::OperatorClient;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -53,20 +52,6 @@ fn full_exec_config(dir: &Path) -> PathBuf {
     path
 }
 
-/// The id of the connected node that serves `system.run`.
-async fn connected_node(op: &OperatorClient) -> String {
-    eventually("the node to connect", || async {
-        op.node_list()
-            .await
-            .ok()?
-            .nodes
-            .into_iter()
-            .find(|n| n.connected && n.commands.iter().any(|c| c == "system.run"))
-            .map(|n| n.node_id)
-    })
-    .await
-}
-
 fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")
@@ -88,7 +73,7 @@ async fn sigterm_drains_short_calls_and_kills_long_ones() {
     let log = dir.path().join("node.log");
     let state = dir.path().join("state");
     let mut node = spawn_node(&gw.url, &state, &config, &log);
-    let node_id = connected_node(&op).await;
+    let node_id = connected_node_with(&op, "system.run").await;
     let marker = format!("40.{}", std::process::id());
     let run = |script: String| {
         let (op, node_id) = (op.clone(), node_id.clone());
@@ -285,7 +270,7 @@ async fn a_read_only_state_dir_still_serves() {
     let state = fs.path().join("state");
     let log = scratch.path().join("first.log");
     let mut first = spawn_node(&gw.url, &state, &config, &log);
-    let node_id = connected_node(&op).await;
+    let node_id = connected_node_with(&op, "system.run").await;
     sigterm(&first);
     let status = within("the first run to exit", first.wait()).await.unwrap();
     assert_eq!(status.code(), Some(143));
@@ -302,7 +287,11 @@ async fn a_read_only_state_dir_still_serves() {
     fs.remount_read_only();
     let log = scratch.path().join("second.log");
     let mut second = spawn_node(&gw.url, &state, &config, &log);
-    assert_eq!(connected_node(&op).await, node_id, "a different identity");
+    assert_eq!(
+        connected_node_with(&op, "system.run").await,
+        node_id,
+        "a different identity"
+    );
     let reply = op
         .node_invoke(
             &node_id,

@@ -111,12 +111,6 @@ async fn call(op: &OperatorClient, node_id: &str, i: u64) -> Result<(), String> 
     Ok(())
 }
 
-fn clean(error: &str) -> bool {
-    ["UNAVAILABLE", "TIMEOUT", "not connected"]
-        .iter()
-        .any(|c| error.contains(c))
-}
-
 /// Runs calls `from..to` with [`CONCURRENCY`] workers; returns (results, clean errors).
 async fn run_calls(op: &Arc<OperatorClient>, node_id: &str, from: u64, to: u64) -> (u64, u64) {
     let next = Arc::new(AtomicU64::new(from));
@@ -137,7 +131,7 @@ async fn run_calls(op: &Arc<OperatorClient>, node_id: &str, from: u64, to: u64) 
                     Err(_) => panic!("call {i} was lost: no outcome after {limit:?}"),
                     Ok(Ok(())) => ok.fetch_add(1, Ordering::SeqCst),
                     Ok(Err(e)) => {
-                        assert!(clean(&e), "call {i}: unexpected error {e}");
+                        assert!(is_clean_call_error(&e), "call {i}: unexpected error {e}");
                         // Like an operator would, wait a moment before calling a node
                         // that is away (otherwise calls fail in a tight loop while the
                         // node redials and the mix is mostly instant errors).
@@ -188,18 +182,7 @@ async fn soak_mixed_invocations_through_random_cuts() {
     let gw = TestGateway::start_with(|c| c.tick_interval = Duration::from_secs(1)).await;
     let op = Arc::new(gw.operator().await);
     let proxy = FaultProxy::start(&gw.url).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
-        dir.path(),
-    ));
-    let mut node = TestNode::start_full(
-        &proxy.url,
-        Some(TOKEN),
-        dir,
-        store,
-        |_| {},
-        |r| r.security = openclaw_capability_system::approvals::Security::Full,
-    );
+    let mut node = TestNode::start_exec_full(&proxy.url);
     pair(&gw, &mut node, &op).await;
     let node_id = node.node_id.clone();
 
