@@ -111,6 +111,21 @@ async fn latency(
     Ok(percentiles(samples))
 }
 
+/// Round trips of an operator request that no node takes part in (`node.list`): the
+/// gateway's own floor, which every `node.invoke` round trip pays at least once.
+async fn gateway_floor(op: &OperatorClient, n: usize) -> anyhow::Result<Value> {
+    for _ in 0..10.min(n) {
+        op.node_list().await?;
+    }
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        op.node_list().await?;
+        samples.push(t.elapsed());
+    }
+    Ok(percentiles(samples))
+}
+
 /// Round trips for several nodes, interleaved call by call so that gateway warm-up and
 /// machine noise fall on every node alike.
 async fn latency_interleaved(
@@ -184,6 +199,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         opts.token = env(crate::config::env::GATEWAY_TOKEN).map(Secret::new);
         opts.password = env(crate::config::env::GATEWAY_PASSWORD).map(Secret::new);
         let op = Arc::new(OperatorClient::connect(opts).await?);
+        report["gateway_floor_node_list"] = gateway_floor(&op, args.calls).await?;
         let which = latency_interleaved(
             &op,
             &args.node,
