@@ -29,6 +29,9 @@
 //! and speaks CDP through chromiumoxide. Capabilities that start processes release them
 //! through `Capability::shutdown`, which the session loop calls when the node stops.
 //!
+//! `fuzzing` (hidden from the docs) holds the bodies of the `cargo fuzz` targets in
+//! `fuzz/`, so the targets stay one line and the integration tests replay their corpus.
+//!
 //! # Glossary
 //!
 //! - **Gateway**: the control plane a node dials; routes operator calls to nodes.
@@ -47,6 +50,8 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod identity;
 pub mod operator;

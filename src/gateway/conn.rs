@@ -41,11 +41,20 @@ pub(crate) struct Session {
     pub device_id: Option<String>,
 }
 
+/// `reason` cut to [`MAX_CLOSE_REASON_BYTES`] on a character boundary.
+fn close_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(MAX_CLOSE_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 async fn close(ws: &mut Ws, code: u16, reason: &str) {
     let _ = ws
         .send(Message::Close(Some(CloseFrame {
             code: CloseCode::from(code),
-            reason: reason.to_string().into(),
+            reason: close_reason(reason).to_string().into(),
         })))
         .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
@@ -114,140 +123,32 @@ async fn handshake(
         }
         _ => return None,
     };
-    if text.len() > MAX_PREAUTH_PAYLOAD_BYTES {
-        close(ws, close_codes::TOO_LARGE, "preauth payload too large").await;
-        return None;
-    }
-    let frame = match Frame::parse_strict(&text) {
-        Ok(f) => f,
-        Err(FrameError::Json(_)) => {
-            close(ws, close_codes::NORMAL, "").await;
-            return None;
-        }
-        Err(e) => {
-            close(ws, close_codes::POLICY, &format!("invalid handshake: {e}")).await;
-            return None;
-        }
-    };
-    let Frame::Req(req) = frame else {
-        close(
-            ws,
-            close_codes::POLICY,
-            "invalid handshake: expected a request",
-        )
-        .await;
-        return None;
-    };
-    let invalid = |m: String| ErrorShape::new(error_codes::INVALID_REQUEST, m);
-    if req.method != methods::CONNECT {
-        refuse(
-            ws,
-            &req.id,
-            invalid("invalid handshake: first request must be connect".into()),
-            close_codes::POLICY,
-            "invalid handshake",
-        )
-        .await;
-        return None;
-    }
-    let params: ConnectParams = match serde_json::from_value(req.params.unwrap_or(Value::Null)) {
-        Ok(p) => p,
-        Err(e) => {
-            refuse(
-                ws,
-                &req.id,
-                invalid(format!("invalid connect params: {e}")),
-                close_codes::POLICY,
-                "invalid connect params",
-            )
-            .await;
+    let ValidConnect {
+        request_id,
+        params,
+        role,
+    } = match validate_connect(&text, &nonce, crate::now_ms()) {
+        Ok(valid) => valid,
+        Err(refusal) => {
+            if refusal.reason == DEVICE_AUTH_FAILED {
+                let detail = refusal.response.as_ref().and_then(|(_, e)| e.detail_code());
+                tracing::info!(%peer, reason = ?detail, "refused a device proof");
+            }
+            match refusal.response {
+                Some((id, error)) => refuse(ws, &id, error, refusal.code, &refusal.reason).await,
+                None => close(ws, refusal.code, &refusal.reason).await,
+            }
             return None;
         }
     };
-    if !CLIENT_IDS.contains(&params.client.id.as_str())
-        || !CLIENT_MODES.contains(&params.client.mode.as_str())
-        || params.client.version.is_empty()
-        || params.client.platform.is_empty()
-    {
-        refuse(
-            ws,
-            &req.id,
-            invalid("invalid connect params: at /client: unknown client id or mode".into()),
-            close_codes::POLICY,
-            "invalid connect params",
-        )
-        .await;
-        return None;
-    }
-    let role = params.role.clone().unwrap_or_else(|| ROLE_OPERATOR.into());
-    let is_node_client = role == ROLE_NODE && params.client.mode == CLIENT_MODE_NODE;
-    let min_ok = if is_node_client {
-        MIN_NODE_PROTOCOL_VERSION
-    } else {
-        PROTOCOL_VERSION
-    };
-    let speaks = |v: u32| params.min_protocol <= v && v <= params.max_protocol;
-    if !(speaks(PROTOCOL_VERSION) || (min_ok < PROTOCOL_VERSION && speaks(min_ok))) {
-        let e = ErrorShape::new(error_codes::INVALID_REQUEST, "protocol mismatch").with_details(
-            json!({
-                "code": detail_codes::PROTOCOL_MISMATCH,
-                "clientMinProtocol": params.min_protocol,
-                "clientMaxProtocol": params.max_protocol,
-                "expectedProtocol": PROTOCOL_VERSION,
-                "minimumProbeProtocol": MIN_PROBE_PROTOCOL_VERSION,
-            }),
-        );
-        refuse(
-            ws,
-            &req.id,
-            e,
-            close_codes::PROTOCOL_MISMATCH,
-            "protocol mismatch",
-        )
-        .await;
-        return None;
-    }
-    if role != ROLE_NODE && role != ROLE_OPERATOR {
-        refuse(
-            ws,
-            &req.id,
-            invalid(format!("invalid role: {role}")),
-            close_codes::POLICY,
-            "invalid role",
-        )
-        .await;
-        return None;
-    }
-    if role == ROLE_NODE && params.device.is_none() {
-        let e = ErrorShape::new(error_codes::NOT_PAIRED, "device identity required")
-            .with_details(json!({"code": detail_codes::DEVICE_IDENTITY_REQUIRED}));
-        refuse(
-            ws,
-            &req.id,
-            e,
-            close_codes::POLICY,
-            "device identity required",
-        )
-        .await;
-        return None;
-    }
     let auth = params.auth.clone().unwrap_or_default();
-    // Device proof (spec §5.3).
-    if let Some(device) = &params.device {
-        let failure = check_device(device, &params, &role, &nonce, &auth);
-        if let Some(e) = failure {
-            tracing::info!(%peer, reason = ?e.detail_code(), "refused a device proof");
-            refuse(ws, &req.id, e, close_codes::POLICY, "device auth failed").await;
-            return None;
-        }
-    }
     // Credentials (spec §7.2).
     let device_id = params.device.as_ref().map(|d| d.id.clone());
     let method = match authenticate(shared, &auth, device_id.as_deref(), &role) {
         Ok(m) => m,
         Err(e) => {
             let reason = e.message.clone();
-            refuse(ws, &req.id, e, close_codes::POLICY, &reason).await;
+            refuse(ws, &request_id, e, close_codes::POLICY, &reason).await;
             return None;
         }
     };
@@ -283,7 +184,7 @@ async fn handshake(
                     }
                     None => e.message.clone(),
                 };
-                refuse(ws, &req.id, e, close_codes::POLICY, &reason).await;
+                refuse(ws, &request_id, e, close_codes::POLICY, &reason).await;
                 return None;
             }
         }
@@ -314,7 +215,7 @@ async fn handshake(
         "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES,
                    "tickIntervalMs": shared.config.tick_interval.as_millis() as u64},
     });
-    ws.send(Message::text(Frame::ok(req.id, hello).to_text()))
+    ws.send(Message::text(Frame::ok(request_id, hello).to_text()))
         .await
         .ok()?;
     tracing::info!(%peer, conn_id, %role, device = device_id.as_deref().unwrap_or("-"), "client connected");
@@ -330,6 +231,178 @@ async fn handshake(
     Some(session)
 }
 
+/// A first frame that passed every `connect` check needing no gateway state (spec §13.1 up
+/// to and including the device proof); credentials and pairing come next.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValidConnect {
+    /// The request id, echoed by hello-ok or by a later refusal.
+    pub request_id: String,
+    /// The params: closed, client and protocol range checked, device proof verified.
+    pub params: ConnectParams,
+    /// The role (`node` or `operator`; absent means `operator`).
+    pub role: String,
+}
+
+/// How a first frame is refused: an error response when it was a request, then a close.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Refusal {
+    /// The request id and the error to answer with; `None` when the frame was not a
+    /// request (nothing is sent before the close).
+    pub response: Option<(String, ErrorShape)>,
+    /// The WebSocket close code.
+    pub code: u16,
+    /// The close reason, at most [`MAX_CLOSE_REASON_BYTES`]: some echo what the peer sent
+    /// (an unknown envelope key), which the `connect` fuzz target found could be longer.
+    pub reason: String,
+}
+
+impl Refusal {
+    fn close(code: u16, reason: &str) -> Box<Self> {
+        Box::new(Self {
+            response: None,
+            code,
+            reason: close_reason(reason).to_string(),
+        })
+    }
+
+    fn answer(id: &str, error: ErrorShape, code: u16, reason: &str) -> Box<Self> {
+        Box::new(Self {
+            response: Some((id.to_string(), error)),
+            code,
+            reason: close_reason(reason).to_string(),
+        })
+    }
+}
+
+/// The close reason of a refused device proof.
+const DEVICE_AUTH_FAILED: &str = "device auth failed";
+
+/// Checks a client's first frame against the challenge `nonce` at `now_ms`: size, strict
+/// envelope, `connect` method, closed params, client id and mode, protocol range, role,
+/// device required for nodes, then the device proof. Pure: no I/O, no shared state, so
+/// the fuzz target `connect` calls it as the gateway does.
+pub(crate) fn validate_connect(
+    text: &str,
+    nonce: &str,
+    now_ms: u64,
+) -> Result<ValidConnect, Box<Refusal>> {
+    if text.len() > MAX_PREAUTH_PAYLOAD_BYTES {
+        return Err(Refusal::close(
+            close_codes::TOO_LARGE,
+            "preauth payload too large",
+        ));
+    }
+    let frame = match Frame::parse_strict(text) {
+        Ok(f) => f,
+        Err(FrameError::Json(_)) => return Err(Refusal::close(close_codes::NORMAL, "")),
+        Err(e) => {
+            return Err(Refusal::close(
+                close_codes::POLICY,
+                &format!("invalid handshake: {e}"),
+            ));
+        }
+    };
+    let Frame::Req(req) = frame else {
+        return Err(Refusal::close(
+            close_codes::POLICY,
+            "invalid handshake: expected a request",
+        ));
+    };
+    let id = req.id.as_str();
+    let invalid = |m: String| ErrorShape::new(error_codes::INVALID_REQUEST, m);
+    if req.method != methods::CONNECT {
+        return Err(Refusal::answer(
+            id,
+            invalid("invalid handshake: first request must be connect".into()),
+            close_codes::POLICY,
+            "invalid handshake",
+        ));
+    }
+    let params: ConnectParams = match serde_json::from_value(req.params.unwrap_or(Value::Null)) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(Refusal::answer(
+                id,
+                invalid(format!("invalid connect params: {e}")),
+                close_codes::POLICY,
+                "invalid connect params",
+            ));
+        }
+    };
+    if !CLIENT_IDS.contains(&params.client.id.as_str())
+        || !CLIENT_MODES.contains(&params.client.mode.as_str())
+        || params.client.version.is_empty()
+        || params.client.platform.is_empty()
+    {
+        return Err(Refusal::answer(
+            id,
+            invalid("invalid connect params: at /client: unknown client id or mode".into()),
+            close_codes::POLICY,
+            "invalid connect params",
+        ));
+    }
+    let role = params.role.clone().unwrap_or_else(|| ROLE_OPERATOR.into());
+    let is_node_client = role == ROLE_NODE && params.client.mode == CLIENT_MODE_NODE;
+    let min_ok = if is_node_client {
+        MIN_NODE_PROTOCOL_VERSION
+    } else {
+        PROTOCOL_VERSION
+    };
+    let speaks = |v: u32| params.min_protocol <= v && v <= params.max_protocol;
+    if !(speaks(PROTOCOL_VERSION) || (min_ok < PROTOCOL_VERSION && speaks(min_ok))) {
+        let e = ErrorShape::new(error_codes::INVALID_REQUEST, "protocol mismatch").with_details(
+            json!({
+                "code": detail_codes::PROTOCOL_MISMATCH,
+                "clientMinProtocol": params.min_protocol,
+                "clientMaxProtocol": params.max_protocol,
+                "expectedProtocol": PROTOCOL_VERSION,
+                "minimumProbeProtocol": MIN_PROBE_PROTOCOL_VERSION,
+            }),
+        );
+        return Err(Refusal::answer(
+            id,
+            e,
+            close_codes::PROTOCOL_MISMATCH,
+            "protocol mismatch",
+        ));
+    }
+    if role != ROLE_NODE && role != ROLE_OPERATOR {
+        return Err(Refusal::answer(
+            id,
+            invalid(format!("invalid role: {role}")),
+            close_codes::POLICY,
+            "invalid role",
+        ));
+    }
+    if role == ROLE_NODE && params.device.is_none() {
+        let e = ErrorShape::new(error_codes::NOT_PAIRED, "device identity required")
+            .with_details(json!({"code": detail_codes::DEVICE_IDENTITY_REQUIRED}));
+        return Err(Refusal::answer(
+            id,
+            e,
+            close_codes::POLICY,
+            "device identity required",
+        ));
+    }
+    // Device proof (spec §5.3).
+    if let Some(device) = &params.device {
+        let auth = params.auth.clone().unwrap_or_default();
+        if let Some(e) = check_device(device, &params, &role, nonce, &auth, now_ms) {
+            return Err(Refusal::answer(
+                id,
+                e,
+                close_codes::POLICY,
+                DEVICE_AUTH_FAILED,
+            ));
+        }
+    }
+    Ok(ValidConnect {
+        request_id: req.id,
+        params,
+        role,
+    })
+}
+
 /// Checks a device proof in the order of spec §5.3; `Some(error)` when it fails.
 fn check_device(
     device: &DeviceProof,
@@ -337,6 +410,7 @@ fn check_device(
     role: &str,
     nonce: &str,
     auth: &AuthParams,
+    now_ms: u64,
 ) -> Option<ErrorShape> {
     use detail_codes::*;
     let bad = |message: &str, code: &str, reason: &str| {
@@ -361,8 +435,8 @@ fn check_device(
             "device-id-mismatch",
         );
     }
-    let skew = (crate::now_ms() as i64 - device.signed_at as i64).abs();
-    if skew > SIGNATURE_SKEW_MS {
+    // In u64: a signedAt at or past 2^63 overflowed the i64 difference.
+    if now_ms.abs_diff(device.signed_at) > SIGNATURE_SKEW_MS.unsigned_abs() {
         return bad(
             "device signature expired",
             DEVICE_AUTH_SIGNATURE_EXPIRED,
@@ -603,4 +677,85 @@ async fn serve(
     }
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), sink.close()).await;
     super::methods::disconnect(&shared, &session);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spec §14: the RFC 8032 test key, vector A (v3, shared token) over this nonce and time.
+    const NONCE: &str = "3f2b6c1e-7a4d-4e2b-9c1a-0d5e8f7a6b21";
+    const SIGNED_AT: u64 = 1_737_264_000_000;
+    const SIG_A: &str =
+        "IcMSwvc5KHYDY_TjyvNxv_smbFiQ2TG1kn0do8ucfqDfG_cDZD8sti6GgBjuRXzEeBya2OHdEC1SpwqlLZZUAA";
+
+    fn connect(signed_at: u64) -> String {
+        Frame::request(
+            "c1",
+            methods::CONNECT,
+            json!({
+                "minProtocol": 3, "maxProtocol": 4,
+                "client": {"id": "node-host", "version": "0.1.0", "platform": "linux",
+                           "deviceFamily": "Linux", "mode": "node"},
+                "role": "node", "scopes": [], "auth": {"token": "shared-token-123"},
+                "device": {"id": "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9",
+                           "publicKey": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                           "signature": SIG_A, "signedAt": signed_at, "nonce": NONCE},
+            }),
+        )
+        .to_text()
+    }
+
+    fn detail(r: &Refusal) -> Option<&str> {
+        r.response.as_ref()?.1.detail_code()
+    }
+
+    #[test]
+    fn the_spec_vector_is_accepted_and_checked_against_nonce_and_clock() {
+        let v = validate_connect(&connect(SIGNED_AT), NONCE, SIGNED_AT + 1_000).unwrap();
+        assert_eq!((v.request_id.as_str(), v.role.as_str()), ("c1", ROLE_NODE));
+        let r = validate_connect(&connect(SIGNED_AT), "another", SIGNED_AT).unwrap_err();
+        assert_eq!(detail(&r), Some(detail_codes::DEVICE_AUTH_NONCE_MISMATCH));
+        assert_eq!(
+            (r.code, r.reason.as_str()),
+            (close_codes::POLICY, DEVICE_AUTH_FAILED)
+        );
+        let late = SIGNED_AT + SIGNATURE_SKEW_MS.unsigned_abs() + 1;
+        let r = validate_connect(&connect(SIGNED_AT), NONCE, late).unwrap_err();
+        assert_eq!(
+            detail(&r),
+            Some(detail_codes::DEVICE_AUTH_SIGNATURE_EXPIRED)
+        );
+    }
+
+    #[test]
+    fn a_signed_at_past_2_pow_63_is_stale_not_an_overflow() {
+        // Found reading check_device; kept as fuzz/regressions/connect_signed/.
+        for signed_at in [1 << 63, u64::MAX] {
+            let r = validate_connect(&connect(signed_at), NONCE, SIGNED_AT).unwrap_err();
+            assert_eq!(
+                detail(&r),
+                Some(detail_codes::DEVICE_AUTH_SIGNATURE_EXPIRED)
+            );
+        }
+    }
+
+    #[test]
+    fn a_close_reason_that_echoes_the_peer_fits_a_close_frame() {
+        // Found by the `connect` fuzz target: an unknown key is echoed in the reason.
+        for key in ["e".repeat(200), "é".repeat(100)] {
+            let text = format!(r#"{{"type":"req","id":"1","method":"connect","{key}":1}}"#);
+            let r = validate_connect(&text, NONCE, SIGNED_AT).unwrap_err();
+            assert_eq!(r.code, close_codes::POLICY);
+            assert!(
+                r.reason
+                    .starts_with("invalid handshake: unexpected property")
+            );
+            assert!(
+                r.reason.len() <= MAX_CLOSE_REASON_BYTES,
+                "{}",
+                r.reason.len()
+            );
+        }
+    }
 }

@@ -29,6 +29,9 @@ use tokio_util::task::TaskTracker;
 use crate::protocol::{ErrorShape, NodeInvokeResult};
 use crate::secret::Secret;
 
+/// The pure part of the handshake, for the fuzz targets (`crate::fuzzing`).
+pub(crate) use conn::{Refusal, ValidConnect, validate_connect};
+
 /// How clients authenticate.
 #[derive(Debug, Clone)]
 pub enum GatewayAuth {

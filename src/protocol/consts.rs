@@ -19,6 +19,10 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 18789;
 pub const MAX_PREAUTH_PAYLOAD_BYTES: usize = 64 * 1024;
 /// Largest frame after hello-ok unless `policy.maxPayload` says otherwise.
 pub const MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
+/// Longest WebSocket close reason: a control frame's payload is at most 125 bytes, two of
+/// them the close code (RFC 6455 §5.5). A longer close frame is a protocol error at the
+/// peer, which then never sees the code.
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 /// Bytes read from a WebSocket at a time. tungstenite's default (128 KiB) is allocated
 /// per connection up front: 1,000 idle nodes cost the gateway ~125 MB for it alone.
 /// Larger frames still arrive whole; they just take more reads.

@@ -4,6 +4,8 @@
 //! it is single-use and short-lived; it is used for the first connect only and never
 //! stored.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
@@ -48,26 +50,28 @@ const MAX_CODE_LEN: usize = 8 * 1024;
 
 /// Pulls the code out of the forms people paste: the raw code, `oc-pair://CODE`, or a URL
 /// carrying it in a `code`/`setup`/`pair` query parameter or in the fragment.
-fn extract(input: &str) -> &str {
+///
+/// The URL's own parts are returned, never offsets into `input`: the parser
+/// percent-encodes and decodes, so a part's length need not match the text it came from
+/// (found by the `setup_code` fuzz target: `http:g#` and four NULs underflowed).
+fn extract(input: &str) -> Cow<'_, str> {
     let input = input.trim();
     if let Some(rest) = input.strip_prefix("oc-pair://") {
-        return rest.trim_end_matches('/');
+        return Cow::Borrowed(rest.trim_end_matches('/'));
     }
     if let Ok(url) = url::Url::parse(input)
         && matches!(url.scheme(), "http" | "https" | "openclaw")
     {
         for (key, value) in url.query_pairs() {
             if matches!(key.as_ref(), "code" | "setup" | "setupCode" | "pair") {
-                let start = input.find(value.as_ref()).unwrap_or(0);
-                return &input[start..start + value.len()];
+                return Cow::Owned(value.into_owned());
             }
         }
         if let Some(fragment) = url.fragment().filter(|f| !f.is_empty()) {
-            let start = input.len() - fragment.len();
-            return &input[start..];
+            return Cow::Owned(fragment.to_string());
         }
     }
-    input
+    Cow::Borrowed(input)
 }
 
 /// Decodes a setup code in any of its pasted forms (also the JSON document itself, which
@@ -80,7 +84,8 @@ pub fn parse_setup_code(input: &str) -> Result<SetupCode, SetupCodeError> {
     let bytes = if trimmed.starts_with('{') {
         trimmed.as_bytes().to_vec()
     } else {
-        let code = extract(input).trim();
+        let extracted = extract(input);
+        let code = extracted.trim();
         if code.is_empty() {
             return Err(SetupCodeError("empty".into()));
         }
@@ -210,6 +215,18 @@ mod tests {
                 .to_string()
                 .contains("sekrit")
         );
+    }
+
+    #[test]
+    fn a_url_whose_parts_are_re_encoded_is_refused_not_a_panic() {
+        // Found by the `setup_code` fuzz target: the fragment comes back percent-encoded,
+        // longer than the text it came from.
+        for bad in [
+            "http:g#\0\0\0\0Q",
+            "http://é/?code=%41%41%41%41%41%41%41%41",
+        ] {
+            assert!(parse_setup_code(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

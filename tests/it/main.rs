@@ -12,6 +12,7 @@ mod e2e;
 mod fake_gateway;
 mod fault_proxy;
 mod faults;
+mod fuzz_corpus;
 mod handshake;
 mod helpers;
 mod hostile;

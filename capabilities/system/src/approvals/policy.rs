@@ -111,24 +111,49 @@ pub fn resolve_executable(word: &str, cwd: &Path, path_env: &str) -> Option<Reso
     })
 }
 
-/// Glob match: `**` anything, `*` anything but `/`, `?` one non-`/` char; anchored.
+/// Glob match: `**` anything, `*` anything but `/`, `?` one non-`/` byte; anchored.
+///
+/// One pass over the pattern keeping the set of text positions reached so far, so the cost
+/// is |pattern| × |text| whatever the stars. (A backtracking matcher was exponential in the
+/// number of stars: the `approvals` fuzz target found `*****?*…` against a 170-byte path
+/// running for minutes.)
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some((b'*', rest)) if rest.first() == Some(&b'*') => {
-                let rest = &rest[1..];
-                (0..=t.len()).any(|i| go(rest, &t[i..]))
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // reached[j]: the pattern read so far matches exactly t[..j].
+    let mut reached = vec![false; t.len() + 1];
+    reached[0] = true;
+    let mut i = 0;
+    while i < p.len() {
+        let mut next = vec![false; t.len() + 1];
+        match p[i] {
+            b'*' if p.get(i + 1) == Some(&b'*') => {
+                let mut any = false;
+                for (j, slot) in next.iter_mut().enumerate() {
+                    any |= reached[j];
+                    *slot = any;
+                }
+                i += 1;
             }
-            Some((b'*', rest)) => {
-                let limit = t.iter().position(|c| *c == b'/').unwrap_or(t.len());
-                (0..=limit).any(|i| go(rest, &t[i..]))
+            b'*' => {
+                for j in 0..=t.len() {
+                    next[j] = reached[j] || (j > 0 && next[j - 1] && t[j - 1] != b'/');
+                }
             }
-            Some((b'?', rest)) => t.first().is_some_and(|c| *c != b'/') && go(rest, &t[1..]),
-            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+            b'?' => {
+                for j in 1..=t.len() {
+                    next[j] = reached[j - 1] && t[j - 1] != b'/';
+                }
+            }
+            c => {
+                for j in 1..=t.len() {
+                    next[j] = reached[j - 1] && t[j - 1] == c;
+                }
+            }
         }
+        reached = next;
+        i += 1;
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    reached[t.len()]
 }
 
 fn expand_tilde(pattern: &str) -> String {
@@ -289,7 +314,9 @@ pub struct RunFacts<'a> {
     pub strict_inline_eval: bool,
 }
 
-fn quote(word: &str) -> String {
+/// Single-quotes a word for a POSIX shell, as a re-rendered shell payload quotes each
+/// word (§8); [`super::analysis::split_payload`] reads it back as the same word.
+pub fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
 }
 
@@ -492,6 +519,18 @@ mod tests {
         assert!(glob_match("g?t", "git"));
         assert!(!glob_match("g?t", "g/t"));
         assert!(!glob_match("git", "git2"));
+        assert!(glob_match("***", "a/b"), "** then *");
+        assert!(!glob_match("*/*", "a/b/c"));
+        assert!(glob_match("", "") && !glob_match("", "a") && glob_match("*", ""));
+    }
+
+    #[test]
+    fn glob_with_many_stars_against_a_long_path() {
+        // A backtracking matcher never finished this (the `approvals` fuzz target found
+        // the shape); it is |pattern| × |text| steps now.
+        let pattern = "*a".repeat(20) + "**b";
+        assert!(!glob_match(&pattern, &format!("/{}", "a".repeat(4000))));
+        assert!(glob_match(&pattern, &format!("{}/b", "a".repeat(4000))));
     }
 
     #[test]

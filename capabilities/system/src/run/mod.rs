@@ -145,12 +145,13 @@ fn invalid(m: impl Into<String>) -> CapabilityError {
     CapabilityError::invalid_request(m)
 }
 
-/// Validation shared by run and prepare: argv, rawCommand, cwd.
-fn validate(
+/// The checks of run and prepare that need no file system: an argv whose first word is not
+/// blank, and a `rawCommand` that matches it (its canonical text or its shell payload).
+/// Returns the argv and its analysis.
+pub fn validate_command(
     command: Option<Vec<String>>,
     raw: Option<&str>,
-    cwd: Option<&str>,
-) -> Result<(Vec<String>, Analysis, PathBuf), CapabilityError> {
+) -> Result<(Vec<String>, Analysis), CapabilityError> {
     let argv = match command {
         Some(c) if !c.is_empty() && !c[0].trim().is_empty() => c,
         Some(_) | None if raw.is_some() => {
@@ -169,6 +170,17 @@ fn validate(
             ));
         }
     }
+    Ok((argv, analysis))
+}
+
+/// Validation shared by run and prepare: argv and rawCommand ([`validate_command`]), then
+/// the working directory.
+fn validate(
+    command: Option<Vec<String>>,
+    raw: Option<&str>,
+    cwd: Option<&str>,
+) -> Result<(Vec<String>, Analysis, PathBuf), CapabilityError> {
+    let (argv, analysis) = validate_command(command, raw)?;
     let cwd = match cwd.map(str::trim).filter(|c| !c.is_empty()) {
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         Some(c) => {
