@@ -215,19 +215,26 @@ async fn handshake(
         "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES,
                    "tickIntervalMs": shared.config.tick_interval.as_millis() as u64},
     });
-    ws.send(Message::text(Frame::ok(request_id, hello).to_text()))
-        .await
-        .ok()?;
-    tracing::info!(%peer, conn_id, %role, device = device_id.as_deref().unwrap_or("-"), "client connected");
     let session = Session {
         conn_id,
         role,
         scopes,
         device_id,
     };
+    // Registered before hello-ok goes out: a node that has its hello reports itself ready,
+    // and an invoke sent to it at once must find it (it waits in `out` until `serve`).
     if session.role == ROLE_NODE {
         super::methods::register_node(shared, &session, &params, peer, out.clone());
     }
+    if ws
+        .send(Message::text(Frame::ok(request_id, hello).to_text()))
+        .await
+        .is_err()
+    {
+        super::methods::disconnect(shared, &session);
+        return None;
+    }
+    tracing::info!(%peer, conn_id, role = %session.role, device = session.device_id.as_deref().unwrap_or("-"), "client connected");
     Some(session)
 }
 
@@ -632,6 +639,10 @@ async fn serve(
             msg = stream.next() => {
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t,
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: CloseCode::from(close_codes::TOO_LARGE), reason: "payload too large".into() }))).await;
+                        break;
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
