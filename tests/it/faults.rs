@@ -43,20 +43,7 @@ async fn a_blackholed_link_is_detected_within_two_ticks_and_the_node_comes_back(
     proxy.cut();
     proxy.faults.blackhole.store(false, Ordering::SeqCst);
     node.wait_ready().await;
-    // The gateway may still be settling the old connection when the node reports ready
-    // (seen once under full-suite load): the requirement is that it serves again.
-    eventually("the node to serve again", || async {
-        let r = op
-            .node_invoke(
-                &node.node_id,
-                "test.echo",
-                json!({"value": "back"}),
-                Some(2000),
-            )
-            .await;
-        r.ok().filter(|reply| reply.payload["value"] == "back")
-    })
-    .await;
+    serves_again(&op, &node.node_id, "back").await;
     eprintln!("dead link noticed after {detected:?} (tick {TICK:?})");
 }
 
@@ -120,24 +107,7 @@ async fn cuts_while_calls_are_in_flight_lose_nothing_and_mix_nothing_up() {
     assert_eq!(ok + failed, 300);
     assert!(ok > 0);
     // And the node is back and serving (it may first have to notice the last cut).
-    eventually("the node to serve again after the cuts", || async {
-        let r = op
-            .node_invoke(&node_id, "test.echo", json!({"value": "after"}), Some(2000))
-            .await;
-        r.ok().filter(|reply| reply.payload["value"] == "after")
-    })
-    .await;
-}
-
-/// Waits until `node_id` answers an echo through the gateway again.
-async fn serves_again(op: &openclaw_node::operator::OperatorClient, node_id: &str, tag: &str) {
-    eventually("the node to serve again", || async {
-        let r = op
-            .node_invoke(node_id, "test.echo", json!({"value": tag}), Some(2000))
-            .await;
-        r.ok().filter(|reply| reply.payload["value"] == tag)
-    })
-    .await;
+    serves_again(&op, &node_id, "after").await;
 }
 
 /// Latency of 300 ms each way (well under the 2-tick watchdog): nothing reconnects, every

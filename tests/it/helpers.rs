@@ -350,6 +350,18 @@ pub async fn connected_node_with(op: &OperatorClient, command: &str) -> String {
     .await
 }
 
+/// Waits until `node_id` answers an echo tagged `tag` through the gateway (after a fault,
+/// a node may report ready before every path to it is back).
+pub async fn serves_again(op: &OperatorClient, node_id: &str, tag: &str) {
+    eventually("the node to serve again", || async {
+        let r = op
+            .node_invoke(node_id, "test.echo", json!({"value": tag}), Some(2000))
+            .await;
+        r.ok().filter(|reply| reply.payload["value"] == tag)
+    })
+    .await;
+}
+
 /// Pairs `node` on `gw` through the operator API: approves the device, then the command
 /// surface, then waits until the node is ready with its commands.
 pub async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {

@@ -156,18 +156,7 @@ async fn quiet_reading(op: &OperatorClient, node: &mut TestNode) -> Reading {
         matches!(s, SessionState::Ready { .. })
     })
     .await;
-    eventually("the node to serve", || async {
-        let r = op
-            .node_invoke(
-                &node.node_id,
-                "test.echo",
-                json!({"value": "q"}),
-                Some(2000),
-            )
-            .await;
-        r.ok().filter(|reply| reply.payload["value"] == "q")
-    })
-    .await;
+    serves_again(op, &node.node_id, "q").await;
     // Let closed sockets and reaped children settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
     Reading::now()
