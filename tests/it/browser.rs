@@ -89,7 +89,7 @@ pub(crate) async fn serve_site() -> String {
 fn require_browser() {
     if launch::detect(None, std::env::var("PATH").ok().as_deref()).is_err() {
         panic!(
-            "these tests need a Chromium-based browser on PATH: apt-get install chromium (.ci/run does this)"
+            "these tests need a Chromium-based browser on PATH: run scripts/test, which installs chromium"
         );
     }
 }
@@ -201,6 +201,7 @@ fn file_bytes(result: &Value) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: scripts/test"]
 async fn an_agent_session_drives_a_real_chromium_through_the_gateway() {
     let r = rig(lab_settings()).await;
     let listed = r.op.node_list().await.unwrap();
@@ -419,6 +420,7 @@ async fn an_agent_session_drives_a_real_chromium_through_the_gateway() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: scripts/test"]
 async fn bad_requests_get_clear_errors_and_leave_no_browser_behind() {
     let r = rig(lab_settings()).await;
     let opened = r
@@ -525,6 +527,7 @@ async fn bad_requests_get_clear_errors_and_leave_no_browser_behind() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: scripts/test"]
 async fn the_strict_default_policy_refuses_private_destinations() {
     let r = rig(BrowserSettings {
         headless: Some(true),
@@ -545,6 +548,7 @@ async fn the_strict_default_policy_refuses_private_destinations() {
 /// A node killed with SIGKILL (no chance to clean up) takes its browser with it: the
 /// browser was started with a parent-death signal, and its helpers follow their parent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium: scripts/test"]
 async fn a_killed_node_takes_its_browser_with_it() {
     require_browser();
     let site = serve_site().await;

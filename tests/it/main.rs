@@ -1,6 +1,12 @@
 //! The one integration-test binary: end-to-end tests of a real node in-process against the
-//! embedded gateway on 127.0.0.1:0, raw-protocol attacks on the gateway, and (with
-//! `OPENCLAW_REAL_GATEWAY=1`) conformance against the real OpenClaw Gateway.
+//! embedded gateway on 127.0.0.1:0, raw-protocol attacks on the gateway, and conformance
+//! against the real OpenClaw Gateway.
+//!
+//! Plain `cargo test` runs what needs nothing outside the repository. A test that needs an
+//! outside component (Chromium, Xvfb, sshd, a Secret Service, the real Gateway) is
+//! `#[ignore = "needs …: scripts/test"]`: `scripts/test` installs them and runs
+//! `cargo test -- --include-ignored`, where a missing component fails the test with the
+//! command that provides it.
 
 #[cfg(feature = "browser")]
 mod browser;
@@ -23,3 +29,5 @@ mod real_gateway;
 mod screen;
 mod secrets;
 mod ssh_tunnel;
+#[cfg(feature = "screen")]
+mod xvfb;

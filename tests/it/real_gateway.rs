@@ -1,7 +1,7 @@
-//! Conformance against the real OpenClaw Gateway (npm `openclaw`, pinned in
-//! `../shared/tools/real-gateway`). Runs only with `OPENCLAW_REAL_GATEWAY=1`; `.ci/run`
-//! installs the Gateway and sets it. The tests share one real Gateway, so they take a
-//! global lock and run one at a time.
+//! Conformance against the real OpenClaw Gateway (npm `openclaw`, pinned and installed by
+//! the project's `scripts/real-gateway`). Ignored in a plain `cargo test`; `scripts/test`
+//! installs the Gateway and runs them with `--include-ignored`. The tests share one real
+//! Gateway, so they take a global lock and run one at a time.
 
 use std::path::PathBuf;
 use std::process::Command as Process;
@@ -16,18 +16,16 @@ static REAL: Mutex<()> = Mutex::const_new(());
 /// How long a real-Gateway step may take (its CLI needs seconds per call).
 const REAL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Whether the real-Gateway tests are enabled.
-fn enabled() -> bool {
-    std::env::var("OPENCLAW_REAL_GATEWAY").is_ok_and(|v| v == "1")
-}
-
-/// The `real-gateway` tool.
+/// The `real-gateway` tool: the project's own, unless `OPENCLAW_REAL_GATEWAY_TOOL` names
+/// another.
 pub fn tool() -> PathBuf {
     std::env::var_os("OPENCLAW_REAL_GATEWAY_TOOL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/real-gateway")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/real-gateway"))
+}
+
+fn tool_name() -> String {
+    tool().display().to_string()
 }
 
 /// Runs the tool; returns stdout, panicking with stderr on failure.
@@ -37,10 +35,10 @@ pub async fn real(args: &[&str]) -> String {
     let out = tokio::task::spawn_blocking(move || Process::new(&tool).args(&args).output())
         .await
         .unwrap()
-        .expect("cannot run the real-gateway tool");
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): run scripts/test", tool_name()));
     assert!(
         out.status.success(),
-        "real-gateway failed: {}\n{}",
+        "real-gateway failed (scripts/test installs the pinned Gateway): {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -54,7 +52,7 @@ pub async fn real_try(args: &[&str]) -> (bool, String) {
     let out = tokio::task::spawn_blocking(move || Process::new(&tool).args(&args).output())
         .await
         .unwrap()
-        .expect("cannot run the real-gateway tool");
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): run scripts/test", tool_name()));
     (
         out.status.success(),
         format!(
@@ -116,11 +114,8 @@ fn lists(v: &Value, key: &str, want: &str) -> bool {
 }
 
 #[tokio::test]
+#[ignore = "needs the real Gateway: scripts/test"]
 async fn real_gateway_pairs_serves_and_survives_a_restart() {
-    if !enabled() {
-        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
-        return;
-    }
     let _guard = REAL.lock().await;
     real(&["start"]).await;
     let (url, token) = real_env().await;
@@ -275,11 +270,8 @@ async fn gateway_system_run(node_id: &str, params: Value) -> Value {
 }
 
 #[tokio::test]
+#[ignore = "needs the real Gateway: scripts/test"]
 async fn real_gateway_system_run_matches_the_reference_node_host() {
-    if !enabled() {
-        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
-        return;
-    }
     let _guard = REAL.lock().await;
     real(&["start"]).await;
     real(&["ts-node", "start"]).await;
@@ -357,11 +349,8 @@ async fn real_gateway_system_run_matches_the_reference_node_host() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real Gateway: scripts/test"]
 async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
-    if !enabled() {
-        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
-        return;
-    }
     let _guard = REAL.lock().await;
     real(&["start"]).await;
     let (url, token) = real_env().await;
@@ -476,11 +465,8 @@ fn same_keys(what: &str, reference: &Value, ours: &Value, skip: &[&str]) {
 
 #[cfg(feature = "browser")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Gateway: scripts/test"]
 async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
-    if !enabled() {
-        eprintln!("skipped: set OPENCLAW_REAL_GATEWAY=1 to run against the real Gateway");
-        return;
-    }
     let _guard = REAL.lock().await;
     // The reference node host reads its browser settings from its own HOME: as root it
     // needs noSandbox, and our test site is on loopback.
@@ -618,14 +604,12 @@ async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
 }
 
 /// The real Gateway relays `screen.snapshot` from our node and shows the grant in the
-/// node's `permissions` (needs a display: `.ci/run` starts Xvfb).
+/// node's `permissions` (on a private Xvfb).
 #[cfg(feature = "screen")]
 #[tokio::test]
+#[ignore = "needs the real Gateway and Xvfb: scripts/test"]
 async fn real_gateway_relays_screen_snapshot() {
-    if !enabled() || std::env::var("DISPLAY").is_err() {
-        eprintln!("skipped: needs OPENCLAW_REAL_GATEWAY=1 and a DISPLAY");
-        return;
-    }
+    let xvfb = crate::xvfb::Xvfb::start();
     let _guard = REAL.lock().await;
     real(&["start"]).await;
     let (url, token) = real_env().await;
@@ -637,8 +621,9 @@ async fn real_gateway_relays_screen_snapshot() {
         ));
     let caps: Vec<std::sync::Arc<dyn openclaw_capability_api::Capability>> =
         vec![std::sync::Arc::new(
-            openclaw_capability_screen::ScreenCapability::new(
+            openclaw_capability_screen::ScreenCapability::with_env(
                 openclaw_capability_screen::ScreenSettings::default(),
+                &xvfb.env(),
             ),
         )];
     let mut node = TestNode::start_caps(

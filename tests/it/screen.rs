@@ -1,32 +1,21 @@
-//! `screen.snapshot` on a real X display (Xvfb, started by `.ci/run` with `DISPLAY` set):
-//! a known pattern is drawn on the root window, captured through the embedded gateway, and
-//! checked pixel by pixel. Without a display the cap is not advertised and a forced call
-//! gets the reference error.
+//! `screen.snapshot` on a real X display (a private Xvfb per test, captured through the
+//! pure-Rust X11 backend): a known pattern is drawn over the screen, captured through the
+//! embedded gateway, and checked pixel by pixel. Without a display the cap is not
+//! advertised and a forced call gets the reference error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use openclaw_capability_api::Capability;
-use openclaw_capability_screen::{ScreenCapability, ScreenSettings, XcapSource};
+use openclaw_capability_screen::x11::X11Source;
+use openclaw_capability_screen::{ScreenCapability, ScreenSettings, Source as _};
 use openclaw_node::credentials::{CredentialStore, FileStore};
 use openclaw_node::operator::{OperatorClient, OperatorError};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-/// The display to use, or `None` (skip) unless the environment demands one.
-fn display() -> Option<String> {
-    match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
-        Some(d) => Some(d),
-        None if std::env::var("OPENCLAW_TEST_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") => {
-            panic!(
-                "OPENCLAW_TEST_REQUIRE_DISPLAY=1 but DISPLAY is not set (start Xvfb as .ci/run does)"
-            )
-        }
-        None => None,
-    }
-}
+use crate::xvfb::Xvfb;
 
 /// The test pattern: left half red; right half blue above, green below.
 fn pattern_pixel(x: u32, y: u32, w: u32, h: u32) -> [u8; 4] {
@@ -65,13 +54,12 @@ fn paint(display: &str, w: u32, h: u32) -> Painted {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("ImageMagick's `display` is needed to show the test pattern (apt-get install imagemagick)");
+        .expect("ImageMagick's `display` shows the test pattern: run scripts/test, which installs imagemagick");
     let painted = Painted { child, _dir: dir };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        // A capture can fail while the window maps (seen once in CI as an XCB "connection
-        // error"): keep polling until the deadline.
-        if let Ok(shot) = openclaw_capability_screen::Source::capture(&XcapSource, 0)
+        // The window maps asynchronously: keep polling until the deadline.
+        if let Ok(shot) = X11Source::new(display).capture(0)
             && close(shot.get_pixel(w / 4, h / 2).0, [255, 0, 0, 255])
         {
             return painted;
@@ -136,16 +124,16 @@ fn close(a: [u8; 4], b: [u8; 4]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb and ImageMagick: scripts/test"]
 async fn screen_snapshot_captures_the_real_display() {
-    let Some(display) = display() else {
-        eprintln!("skipped: no DISPLAY (set OPENCLAW_TEST_REQUIRE_DISPLAY=1 to make this fail)");
-        return;
-    };
-    let probe = ScreenCapability::new(ScreenSettings::default());
-    let monitors = openclaw_capability_screen::Source::monitors(&XcapSource)
+    let xvfb = Xvfb::start();
+    let probe = ScreenCapability::with_env(ScreenSettings::default(), &xvfb.env());
+    let monitors = X11Source::new(&xvfb.display)
+        .monitors()
         .expect("the display can be opened");
+    assert_eq!(monitors, vec![(1280, 720)], "Xvfb's one screen");
     let (w, h) = monitors[0];
-    let _painted = paint(&display, w, h);
+    let _painted = paint(&xvfb.display, w, h);
     let (_gw, op, node) = node_with(probe).await;
     let listed = op.node_list().await.unwrap();
     let me = listed
@@ -221,7 +209,7 @@ async fn screen_snapshot_captures_the_real_display() {
 #[tokio::test]
 async fn without_a_display_screen_is_not_advertised_and_a_forced_call_is_refused() {
     let env: HashMap<String, String> = HashMap::new();
-    let cap = ScreenCapability::with_source(ScreenSettings::default(), env, Arc::new(XcapSource));
+    let cap = ScreenCapability::with_env(ScreenSettings::default(), &env);
     let reason = cap.unavailable_reason().unwrap();
     assert!(reason.contains("no display"), "{reason}");
     let (_gw, op, node) = node_with(cap.clone()).await;
@@ -253,10 +241,9 @@ async fn without_a_display_screen_is_not_advertised_and_a_forced_call_is_refused
         e.message
     );
     // Disabled by config reads differently.
-    let off = ScreenCapability::with_source(
+    let off = ScreenCapability::with_env(
         ScreenSettings { enabled: false },
-        HashMap::new(),
-        Arc::new(XcapSource),
+        &[("DISPLAY".to_string(), ":0".to_string())].into(),
     );
     assert!(off.unavailable_reason().unwrap().contains("disabled"));
 }

@@ -1,5 +1,6 @@
-//! `camera.list` and `camera.snap` (spec `commands.md` §8) through nokhwa (V4L2 on Linux,
-//! AVFoundation on macOS).
+//! `camera.list` and `camera.snap` (spec `commands.md` §8): V4L2 on Linux through
+//! [`v4l2`] (ioctls in Rust: nothing to install to build or to start), AVFoundation on
+//! macOS through nokhwa. Frames are decoded in [`frames`] and encoded in [`pipeline`].
 //!
 //! Off unless `[camera] enabled = true`, as in the reference (a camera is sensitive; the
 //! Gateway also treats `camera.snap` as dangerous). When enabled the cap is advertised only
@@ -8,7 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod frames;
+#[cfg(target_os = "macos")]
+mod nokhwa_source;
 pub mod pipeline;
+#[cfg(target_os = "linux")]
+pub mod v4l2;
 
 use std::sync::Arc;
 
@@ -57,90 +63,39 @@ pub trait Source: Send + Sync + 'static {
     fn capture(&self, device: &Device, delay_ms: u64) -> Result<image::RgbImage, String>;
 }
 
-/// The cameras nokhwa sees.
-pub struct NokhwaSource;
-
-fn device_type() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "avfoundation"
-    } else {
-        "v4l2"
-    }
-}
-
-impl Source for NokhwaSource {
-    fn list(&self) -> Result<Vec<Device>, String> {
-        if cfg!(target_os = "linux") && !has_video_nodes() {
-            return Ok(Vec::new());
-        }
-        let found = nokhwa::query(nokhwa::utils::ApiBackend::Auto).map_err(|e| e.to_string())?;
-        Ok(found
-            .iter()
-            .map(|c| Device {
-                id: match c.index() {
-                    nokhwa::utils::CameraIndex::Index(n) if cfg!(target_os = "linux") => {
-                        format!("/dev/video{n}")
-                    }
-                    other => other.to_string(),
-                },
-                name: c.human_name(),
-                position: "unknown",
-                device_type: device_type(),
-            })
-            .collect())
-    }
-
-    fn capture(&self, device: &Device, delay_ms: u64) -> Result<image::RgbImage, String> {
-        use nokhwa::pixel_format::RgbFormat;
-        use nokhwa::utils::{CameraIndex, RequestedFormat, RequestedFormatType};
-        let index = device
-            .id
-            .strip_prefix("/dev/video")
-            .unwrap_or(&device.id)
-            .parse::<u32>()
-            .map(CameraIndex::Index)
-            .unwrap_or_else(|_| CameraIndex::String(device.id.clone()));
-        let format =
-            RequestedFormat::new::<RgbFormat>(RequestedFormatType::AbsoluteHighestResolution);
-        let mut cam = nokhwa::Camera::new(index, format).map_err(|e| e.to_string())?;
-        cam.open_stream().map_err(|e| e.to_string())?;
-        let started = std::time::Instant::now();
-        let mut frame = cam.frame().map_err(|e| e.to_string());
-        while started.elapsed().as_millis() < delay_ms as u128 {
-            frame = cam.frame().map_err(|e| e.to_string());
-        }
-        let _ = cam.stop_stream();
-        frame?
-            .decode_image::<RgbFormat>()
-            .map_err(|e| e.to_string())
-    }
-}
-
-fn has_video_nodes() -> bool {
-    std::fs::read_dir("/dev")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .any(|e| e.file_name().to_string_lossy().starts_with("video"))
-        })
-        .unwrap_or(false)
+/// The cameras of this platform, or why there are none.
+fn system_source() -> Result<Arc<dyn Source>, String> {
+    #[cfg(target_os = "linux")]
+    return Ok(Arc::new(v4l2::V4l2Source));
+    #[cfg(target_os = "macos")]
+    return Ok(Arc::new(nokhwa_source::NokhwaSource));
+    #[allow(unreachable_code)]
+    Err("cameras are not supported on this platform".into())
 }
 
 /// The camera capability.
 #[derive(Clone)]
 pub struct CameraCapability {
     settings: CameraSettings,
-    source: Arc<dyn Source>,
+    /// The frame source, or why this platform has none.
+    source: Result<Arc<dyn Source>, String>,
 }
 
 impl CameraCapability {
     /// Real cameras.
     pub fn new(settings: CameraSettings) -> Self {
-        Self::with_source(settings, Arc::new(NokhwaSource))
+        Self {
+            settings,
+            source: system_source(),
+        }
     }
 
     /// A given frame source (tests).
     pub fn with_source(settings: CameraSettings, source: Arc<dyn Source>) -> Self {
-        Self { settings, source }
+        Self {
+            settings,
+            source: Ok(source),
+        }
     }
 
     /// Why the camera cannot be used here, if it cannot.
@@ -148,7 +103,12 @@ impl CameraCapability {
         if !self.settings.enabled {
             return Some("the camera is disabled ([camera] enabled = false, the default)".into());
         }
-        match self.source.list() {
+        match self
+            .source
+            .as_ref()
+            .map_err(String::clone)
+            .and_then(|s| s.list())
+        {
             Ok(d) if d.is_empty() => Some("no camera device found".into()),
             Ok(_) => None,
             Err(e) => Some(format!("cannot list cameras: {e}")),
@@ -192,7 +152,9 @@ fn disabled_or_devices(cap: &CameraCapability) -> Result<Vec<Device>, Capability
         ));
     }
     cap.source
-        .list()
+        .as_ref()
+        .map_err(String::clone)
+        .and_then(|s| s.list())
         .map_err(|e| token("CAMERA_UNAVAILABLE", e))
 }
 
@@ -316,7 +278,9 @@ impl Command for Snap {
                 };
                 let frame = cap
                     .source
-                    .capture(device, delay)
+                    .as_ref()
+                    .map_err(String::clone)
+                    .and_then(|s| s.capture(device, delay))
                     .map_err(|e| token("CAMERA_UNAVAILABLE", e))?;
                 pipeline::photo(&frame, max_width, quality, MAX_PHOTO_BYTES)
                     .map_err(|e| token("PAYLOAD_TOO_LARGE", e))

@@ -1,15 +1,24 @@
-//! `screen.snapshot`: a PNG or JPEG of one display, captured with xcap (X11 directly;
-//! Wayland through the desktop portal), scaled to `maxWidth` and kept within the Gateway's
-//! frame limit. Shapes follow the reference (spec `commands.md` §10).
+//! `screen.snapshot`: a PNG or JPEG of one display, scaled to `maxWidth` and kept within the
+//! Gateway's frame limit. Shapes follow the reference (spec `commands.md` §10).
 //!
-//! The capability is advertised only when a display is reachable and has monitors:
-//! probed at each connect, so a display that appears later is picked up on reconnect.
-//! `screen.record` is not offered: there is no video encoder in this build, and a command
-//! that cannot produce a real video container is not advertised.
+//! Frames come from a [`Source`]; [`backend`] picks the one this environment calls for:
+//! on Linux the X11 protocol in pure Rust ([`x11`]) or, in a Wayland session, the desktop
+//! portal over D-Bus ([`portal`]) — neither needs a system library to build or to start —
+//! and xcap on macOS. The capability is advertised only when that source answers with at
+//! least one screen: probed at each connect, so a display that appears later is picked up
+//! on reconnect. `screen.record` is not offered: there is no video encoder in this build,
+//! and a command that cannot produce a real video container is not advertised.
 
 #![forbid(unsafe_code)]
 
+pub mod backend;
 pub mod encode;
+#[cfg(target_os = "linux")]
+pub mod portal;
+#[cfg(target_os = "linux")]
+pub mod x11;
+#[cfg(target_os = "macos")]
+mod xcap_source;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +30,7 @@ use openclaw_capability_api::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use backend::Backend;
 pub use encode::{Format, encode_within};
 
 /// Default `maxWidth`.
@@ -45,59 +55,42 @@ impl Default for ScreenSettings {
     }
 }
 
-/// Where frames come from: the real displays, or a stand-in in tests.
+/// Where frames come from: a real display, or a stand-in in tests.
 pub trait Source: Send + Sync + 'static {
-    /// `(width, height)` of each display, primary first as the backend orders them.
+    /// `(width, height)` of each display, primary first; `(0, 0)` where the size is known
+    /// only after a capture (the portal).
     fn monitors(&self) -> Result<Vec<(u32, u32)>, String>;
     /// Captures display `index` as RGBA.
     fn capture(&self, index: usize) -> Result<image::RgbaImage, String>;
-}
-
-/// The displays xcap sees.
-pub struct XcapSource;
-
-impl Source for XcapSource {
-    fn monitors(&self) -> Result<Vec<(u32, u32)>, String> {
-        let all = xcap::Monitor::all().map_err(|e| e.to_string())?;
-        Ok(all
-            .iter()
-            .map(|m| (m.width().unwrap_or(0), m.height().unwrap_or(0)))
-            .collect())
-    }
-
-    fn capture(&self, index: usize) -> Result<image::RgbaImage, String> {
-        let all = xcap::Monitor::all().map_err(|e| e.to_string())?;
-        let m = all
-            .get(index)
-            .ok_or_else(|| format!("screen index {index} out of range ({} screens)", all.len()))?;
-        m.capture_image().map_err(|e| e.to_string())
-    }
 }
 
 /// The screen capability.
 #[derive(Clone)]
 pub struct ScreenCapability {
     settings: ScreenSettings,
-    env: Arc<HashMap<String, String>>,
-    source: Arc<dyn Source>,
+    /// The frame source, or why this environment has none.
+    source: Result<Arc<dyn Source>, String>,
 }
 
 impl ScreenCapability {
-    /// Real displays, with the process environment.
+    /// The displays of the process environment.
     pub fn new(settings: ScreenSettings) -> Self {
-        Self::with_source(settings, std::env::vars().collect(), Arc::new(XcapSource))
+        Self::with_env(settings, &std::env::vars().collect())
     }
 
-    /// A given environment and frame source (tests).
-    pub fn with_source(
-        settings: ScreenSettings,
-        env: HashMap<String, String>,
-        source: Arc<dyn Source>,
-    ) -> Self {
+    /// The displays a given environment names (`DISPLAY`, `WAYLAND_DISPLAY`, the bus).
+    pub fn with_env(settings: ScreenSettings, env: &HashMap<String, String>) -> Self {
         Self {
             settings,
-            env: Arc::new(env),
-            source,
+            source: backend::source(&backend::choose(env)),
+        }
+    }
+
+    /// A given frame source (tests).
+    pub fn with_source(settings: ScreenSettings, source: Arc<dyn Source>) -> Self {
+        Self {
+            settings,
+            source: Ok(source),
         }
     }
 
@@ -106,20 +99,11 @@ impl ScreenCapability {
         if !self.settings.enabled {
             return Some("screen capture is disabled ([screen] enabled = false)".into());
         }
-        let set = |k: &str| self.env.get(k).is_some_and(|v| !v.is_empty());
-        if cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
-            return Some("no display: DISPLAY and WAYLAND_DISPLAY are not set".into());
-        }
-        if cfg!(target_os = "linux")
-            && !set("DISPLAY")
-            && set("WAYLAND_DISPLAY")
-            && !set("DBUS_SESSION_BUS_ADDRESS")
-        {
-            return Some(
-                "Wayland without a session bus: the screen-cast portal cannot be reached".into(),
-            );
-        }
-        match self.source.monitors() {
+        let source = match &self.source {
+            Ok(s) => s,
+            Err(reason) => return Some(reason.clone()),
+        };
+        match source.monitors() {
             Ok(m) if m.is_empty() => Some("the display reports no monitors".into()),
             Ok(_) => None,
             Err(e) => Some(format!("cannot open the display: {e}")),
@@ -225,7 +209,7 @@ impl Command for Snapshot {
         if let Some(reason) = self.cap.unavailable_reason() {
             return Err(unavailable(&reason));
         }
-        let source = self.cap.source.clone();
+        let source = self.cap.source.clone().map_err(|e| unavailable(&e))?;
         let encoded =
             tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, u32, u32), CapabilityError> {
                 let count = source.monitors().map_err(|e| unavailable(&e))?.len();
@@ -266,7 +250,15 @@ fn unavailable(reason: &str) -> CapabilityError {
 /// The summary `doctor` prints.
 pub fn describe(cap: &ScreenCapability) -> Value {
     match cap.unavailable_reason() {
-        None => json!({"available": true, "monitors": cap.source.monitors().unwrap_or_default()}),
+        None => {
+            let monitors = cap
+                .source
+                .as_ref()
+                .ok()
+                .and_then(|s| s.monitors().ok())
+                .unwrap_or_default();
+            json!({"available": true, "monitors": monitors})
+        }
         Some(r) => json!({"available": false, "reason": r}),
     }
 }
