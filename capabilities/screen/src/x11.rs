@@ -230,8 +230,8 @@ mod tests {
     #[test]
     fn rows_padded_to_the_scanline_are_read_at_their_stride() {
         // 3×2 at 16 bpp, 565: each 6-byte row is padded to 8 bytes.
-        let red: u16 = 0b11111_000000_00000;
-        let blue: u16 = 0b00000_000000_11111;
+        let red: u16 = 0xF800; // 5 bits of red on top
+        let blue: u16 = 0x001F; // 5 bits of blue at the bottom
         let mut data = Vec::new();
         for px in [red, blue, red] {
             data.extend_from_slice(&px.to_le_bytes());
