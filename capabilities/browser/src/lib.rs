@@ -6,16 +6,27 @@
 //! - [`launch`]: finding the browser, starting it in its own process group, and killing
 //!   the whole tree on stop, on shutdown and after a node crash.
 //! - [`service`]: profiles, the running browser of each, tabs and per-tab state.
-//! - [`routes`] and [`act`]: the HTTP-shaped routes; [`snapshot`]: the role snapshot;
-//!   [`policy`]: URL and file-system rules; [`keys`]: key chords; [`cdp`]: raw calls.
+//! - [`routes`]: the HTTP-shaped routes, one file per group; [`act`]: `POST /act`, running
+//!   the typed [`action::Action`]s that [`action`] decodes and checks.
+//! - Shared by both: [`guard`] (the URL policy on pages), [`element`] (refs and
+//!   selectors), [`input`] (mouse and keys), [`error`], [`http`] (request, response,
+//!   arguments).
+//! - [`snapshot`]: the role snapshot; [`policy`]: URL and file-system rules; [`keys`]: key
+//!   chords; [`cdp`]: raw calls; [`clock`]: ISO timestamps; [`memory`]: trimming the heap.
 //! - This file: the two commands, their envelope (gating, profile allowlist, files
 //!   shipped back, the `browser-v1` error envelope, timeouts) and upload staging.
 
 #![deny(unsafe_code)]
 
 pub mod act;
+pub mod action;
 pub mod cdp;
+pub mod clock;
+pub mod element;
+pub mod error;
+pub mod guard;
 pub mod http;
+pub mod input;
 pub mod keys;
 pub mod launch;
 pub mod memory;
