@@ -4,9 +4,9 @@
 //! would block it, and collect the downloads it started.
 //!
 //! - [`steps`]: what each single action does on the page; [`wait`]: `wait` and
-//!   `evaluate`. This file owns the order of the route's checks, the time budget of each
-//!   action, batches and the result body. It does not own the checks on the action's
-//!   fields (`action.rs`).
+//!   `evaluate`. This file owns the order of the route's checks (decode, tab, URL, batch
+//!   targets), cutting an action off at its budget, batches and the result body. It does
+//!   not own the checks on the action's fields or the budgets themselves (`action/`).
 
 pub mod steps;
 pub mod wait;

@@ -8,7 +8,7 @@
 //! (`act/`), finding elements (`element.rs`) or key tables (`keys.rs`).
 //!
 //! Each variant's payload is read by serde into a lenient wire struct that never fails
-//! ([`wire`]), then checked by `TryFrom` in the order the reference checks ([`checks`]),
+//! (`wire.rs`), then checked by `TryFrom` in the order the reference checks (`checks.rs`),
 //! so the first fault an action has is the one reported. The checks that need more than
 //! the action itself (the kind, the selector rule, the batch limits, `evaluate_enabled`)
 //! run in [`decode`], here.

@@ -43,6 +43,7 @@ pub async fn layout_size(page: &Page, w: &str, h: &str) -> Result<(f64, f64), Se
     Ok((get(w, 1280.0), get(h, 720.0)))
 }
 
+/// `POST /screenshot`: the viewport, the full page or one element (`ref`/`element`), PNG or JPEG, shrunk until it fits 5 MB.
 pub async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let full_page = args.bool("fullPage").unwrap_or(false);
     let r#ref = args.str("ref").filter(|s| !s.is_empty());
@@ -132,6 +133,7 @@ pub async fn screenshot(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) 
     }
 }
 
+/// `POST /pdf`: the page printed with backgrounds.
 pub async fn pdf(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let (page, target, url) = readable_tab(svc, profile, args).await?;
     let r = page_call(&page, "Page.printToPDF", json!({"printBackground": true}))
@@ -144,6 +146,7 @@ pub async fn pdf(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> Rout
     Ok(json!({"ok": true, "path": path, "targetId": target, "url": url}))
 }
 
+/// `GET /text`: the inner text of `selector`, `article`, `main` or the body (≤ 40,000 characters).
 pub async fn text(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let max = args
         .f64("maxChars")

@@ -21,6 +21,7 @@ fn level_rank(t: &str) -> u8 {
     }
 }
 
+/// `GET /console`, `/errors`, `/requests`, `/dialogs` of the tab (`path` says which).
 pub async fn debug_read(
     svc: &Service,
     profile: &Arc<Profile>,

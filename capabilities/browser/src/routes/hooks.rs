@@ -18,6 +18,7 @@ use crate::policy::confine;
 use crate::service::Service;
 use crate::service::profile::Profile;
 
+/// `POST /hooks/dialog`: answer the pending (or named) dialog, or arm the answer for the next one.
 pub async fn hook_dialog(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let accept = args
         .bool("accept")

@@ -16,6 +16,7 @@ use crate::service::Service;
 use crate::service::profile::Profile;
 use crate::snapshot;
 
+/// `GET /snapshot`: `format=ai` (role snapshot, `mode=efficient`) or `format=aria`.
 pub async fn snapshot_route(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let mode_efficient = args.str("mode").as_deref() == Some("efficient");
     let format = args.str("format").unwrap_or_else(|| "ai".into());

@@ -12,6 +12,7 @@ use crate::http::Args;
 use crate::service::Service;
 use crate::service::profile::Profile;
 
+/// `GET /cookies`, `POST /cookies/set`, `POST /cookies/clear` (`path` says which).
 pub async fn cookies(
     svc: &Service,
     profile: &Arc<Profile>,
@@ -50,6 +51,7 @@ pub async fn cookies(
     }
 }
 
+/// `POST /set/<what>`: media, timezone, locale, offline, headers.
 pub async fn set_state(
     svc: &Service,
     profile: &Arc<Profile>,

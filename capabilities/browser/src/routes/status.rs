@@ -13,6 +13,7 @@ use crate::service::profile::Profile;
 use crate::service::{DEFAULT_COLOR, Service, is_root};
 use crate::snapshot;
 
+/// `GET /`: the profile's status (browser found, running, CDP port, headless and why).
 pub async fn status(svc: &Service, profile: &Profile) -> RouteResult {
     let detected = svc.detect();
     let running = svc.running(profile).await.is_some();
@@ -46,6 +47,7 @@ pub async fn status(svc: &Service, profile: &Profile) -> RouteResult {
     }))
 }
 
+/// `GET /doctor`: checks of the setup; `deep`/`live` also take a snapshot.
 pub async fn doctor(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let mut checks = Vec::new();
     let mut check = |id: &str, label: &str, status: &str, summary: String, fix: Option<&str>| {
@@ -176,6 +178,7 @@ pub async fn doctor(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> R
     )
 }
 
+/// `POST /start`: start the profile's browser (`headless` for this start only).
 pub async fn start(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     if args.has("headless") {
         let h = match args.str("headless").as_deref() {
@@ -197,6 +200,7 @@ pub async fn start(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> Ro
     Ok(json!({"ok": true, "profile": profile.name}))
 }
 
+/// `GET /profiles`: every profile with its state.
 pub async fn profiles(svc: &Service) -> RouteResult {
     let mut out = Vec::new();
     for p in svc.profiles.values() {

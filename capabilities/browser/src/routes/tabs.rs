@@ -15,6 +15,7 @@ use crate::http::Args;
 use crate::service::Service;
 use crate::service::profile::Profile;
 
+/// `GET /tabs`: the tabs of a running browser (URLs the policy refuses are blanked).
 pub async fn tabs(svc: &Service, profile: &Profile) -> RouteResult {
     let Some(browser) = svc.running(profile).await else {
         return Ok(json!({"running": false, "tabs": []}));
@@ -29,7 +30,8 @@ pub async fn tabs(svc: &Service, profile: &Profile) -> RouteResult {
     Ok(json!({"running": true, "tabs": list}))
 }
 
-pub async fn wait_loaded(page: &Page, timeout: Duration) {
+/// Waits until the page is `complete` or `timeout` passes.
+async fn wait_loaded(page: &Page, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
         if let Ok(Value::String(s)) = evaluate(page, "document.readyState").await
@@ -41,7 +43,8 @@ pub async fn wait_loaded(page: &Page, timeout: Duration) {
     }
 }
 
-pub async fn target_info(
+/// The target info of one page target.
+async fn target_info(
     svc: &Service,
     profile: &Profile,
     browser: &chromiumoxide::Browser,
@@ -54,6 +57,7 @@ pub async fn target_info(
         .ok_or_else(|| ServiceError::new(404, "tab not found"))
 }
 
+/// `POST /tabs/open`: a tab at `url` (policy first; a fresh browser's blank tab is reused).
 pub async fn tabs_open(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let url = args
         .str("url")
@@ -107,6 +111,7 @@ pub async fn tabs_open(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -
     Ok(rec)
 }
 
+/// `POST /tabs/focus`: bring the referenced tab to the front.
 pub async fn tabs_focus(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let wanted = args
         .str("targetId")
@@ -135,6 +140,7 @@ pub async fn tabs_focus(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) 
     Ok(json!({"ok": true, "targetId": target}))
 }
 
+/// `DELETE /tabs/:targetId`: close the referenced tab (`targetIdMode=raw`: raw ids only).
 pub async fn tabs_delete(
     svc: &Service,
     profile: &Arc<Profile>,
@@ -164,6 +170,7 @@ pub async fn tabs_delete(
     Ok(json!({"ok": true}))
 }
 
+/// `POST /tabs/action`: `list`, `new`, `label`, `close`, `select`.
 pub async fn tabs_action(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let action = args.str("action").unwrap_or_default();
     let index = || -> Result<Option<usize>, ServiceError> {
@@ -244,6 +251,7 @@ pub async fn tabs_action(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>)
     }
 }
 
+/// `POST /navigate`: load `url` in the tab (policy before and after).
 pub async fn navigate(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -> RouteResult {
     let url = args
         .str("url")
