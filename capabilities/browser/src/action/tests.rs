@@ -477,3 +477,26 @@ fn errors_become_act_bodies() {
         (403, "m", Some(json!({"code": "ACT_TARGET_ID_MISMATCH"})))
     );
 }
+
+/// `selector: 5` passed the old string validation (a number counted as a target) and then
+/// panicked at `expect("validated")` when the element was looked up as a string.
+#[test]
+fn a_numeric_selector_is_text_not_a_panic() {
+    let Action::Click(c) = decode(&json!({"kind": "click", "selector": 5}), true).unwrap() else {
+        panic!("not a click");
+    };
+    assert_eq!(c.element, Element::Selector("5".into()));
+}
+
+/// `clickCoords` takes the same buttons as `click` (an unknown one used to reach CDP).
+#[test]
+fn click_coords_buttons_are_checked_like_clicks() {
+    assert_eq!(
+        fails(json!({"kind": "clickCoords", "x": 1, "y": 1, "button": "side"})),
+        (
+            400,
+            "ACT_INVALID_REQUEST",
+            "click button must be left|right|middle".to_string()
+        )
+    );
+}
