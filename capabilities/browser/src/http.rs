@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::service::ServiceError;
+use crate::error::ServiceError;
 
 /// One request to the control service.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +68,11 @@ impl<'a> Args<'a> {
     /// Arguments of `req`.
     pub fn new(req: &'a Request) -> Self {
         Self { req }
+    }
+
+    /// The whole body.
+    pub fn body(&self) -> &'a Map<String, Value> {
+        &self.req.body
     }
 
     /// The raw body value of `name`, if any.

@@ -6,51 +6,52 @@
 //! - [`launch`]: finding the browser, starting it in its own process group, and killing
 //!   the whole tree on stop, on shutdown and after a node crash.
 //! - [`service`]: profiles, the running browser of each, tabs and per-tab state.
-//! - [`routes`] and [`act`]: the HTTP-shaped routes; [`snapshot`]: the role snapshot;
-//!   [`policy`]: URL and file-system rules; [`keys`]: key chords; [`cdp`]: raw calls.
-//! - This file: the two commands, their envelope (gating, profile allowlist, files
-//!   shipped back, the `browser-v1` error envelope, timeouts) and upload staging.
+//! - [`routes`]: the HTTP-shaped routes, one file per group; [`act`]: `POST /act`, running
+//!   the typed [`action::Action`]s that [`action`] decodes and checks.
+//! - Shared by both: [`guard`] (the URL policy on pages), [`element`] (refs and
+//!   selectors), [`input`] (mouse and keys), [`error`], [`http`] (request, response,
+//!   arguments).
+//! - [`snapshot`]: the role snapshot; [`policy`]: URL and file-system rules; [`keys`]: key
+//!   chords; [`cdp`]: raw calls; [`clock`]: ISO timestamps; [`memory`]: trimming the heap.
+//! - [`proxy`]: the `browser.proxy` command — gating, profile allowlist, timeout, the
+//!   `browser-v1` error envelope; [`transfer`]: files shipped back and uploads staged.
+//! - This file: the capability (its commands, availability, shutdown).
 
 #![deny(unsafe_code)]
 
 pub mod act;
+pub mod action;
 pub mod cdp;
+pub mod clock;
+pub mod element;
+pub mod error;
+pub mod guard;
 pub mod http;
+pub mod input;
 pub mod keys;
 pub mod launch;
 pub mod memory;
 pub mod policy;
+pub mod proxy;
 pub mod routes;
 pub mod service;
 pub mod settings;
 pub mod snapshot;
+pub mod transfer;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use base64::Engine as _;
-use openclaw_capability_api::{
-    Availability, CallContext, Capability, CapabilityError, Command, Handler, erase,
-};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use openclaw_capability_api::{Availability, Capability, Handler, erase};
 
 pub use http::{Request, Response};
+pub use proxy::{DEFAULT_PROXY_TIMEOUT_MS, ProxyParams};
 pub use service::Service;
 pub use settings::BrowserSettings;
+pub use transfer::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL_BYTES, MAX_UPLOAD_BYTES};
 
-/// Default `browser.proxy` timeout when the call gives none.
-pub const DEFAULT_PROXY_TIMEOUT_MS: u64 = 20_000;
-/// Largest file shipped back in `files[]`.
-pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
-/// Largest sum of shipped files.
-pub const MAX_FILES_TOTAL_BYTES: u64 = 16 * 1024 * 1024;
-/// Most files shipped back.
-pub const MAX_FILES: usize = 256;
-/// Largest upload (decoded, all files together).
-pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+use crate::proxy::Proxy;
 
 /// The browser capability.
 #[derive(Clone)]
@@ -123,374 +124,11 @@ impl Capability for BrowserCapability {
     }
 }
 
-/// `browser.proxy` params (spec commands.md §11).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProxyParams {
-    /// Route path (a leading `/` is added).
-    #[serde(default)]
-    pub path: Option<String>,
-    /// `GET` (default), `POST` or `DELETE`.
-    #[serde(default)]
-    pub method: Option<String>,
-    /// Query values (string, number, boolean; null dropped).
-    #[serde(default)]
-    pub query: Option<Map<String, Value>>,
-    /// Any JSON body.
-    #[serde(default)]
-    pub body: Option<Value>,
-    /// The profile (also read from query and body).
-    #[serde(default)]
-    pub profile: Option<String>,
-    /// Request timeout.
-    #[serde(default)]
-    pub timeout_ms: Option<f64>,
-    /// `browser-v1` for the structured error envelope.
-    #[serde(default)]
-    pub error_envelope: Option<String>,
-    /// Only for `browser.proxy.upload.v1`.
-    #[serde(default)]
-    pub upload: Option<Value>,
-}
-
-struct Proxy {
-    service: Arc<Service>,
-    upload: bool,
-}
-
-const MUTATING: &[(&str, &str)] = &[("POST", "/profiles/create"), ("POST", "/reset-profile")];
-const HOST_LOCAL: &[(&str, &str)] = &[("GET", "/system-profiles"), ("POST", "/profiles/import")];
-
-/// A failed route as the reference node host reports it: `INVALID_REQUEST` with the text
-/// of a thrown JavaScript `Error` (seen on the real Gateway; docs/protocol-notes.md).
-fn node_error(msg: String) -> CapabilityError {
-    CapabilityError::invalid_request(format!("Error: {msg}"))
-}
-
-fn invalid(msg: &str) -> CapabilityError {
-    CapabilityError::invalid_request(format!("INVALID_REQUEST: {msg}"))
-}
-
-impl Command for Proxy {
-    type Params = ProxyParams;
-    type Output = Value;
-
-    fn name(&self) -> &'static str {
-        if self.upload {
-            "browser.proxy.upload.v1"
-        } else {
-            "browser.proxy"
-        }
-    }
-
-    async fn run(&self, p: ProxyParams, ctx: CallContext) -> Result<Value, CapabilityError> {
-        let svc = &self.service;
-        if !svc.settings.enabled {
-            return Err(CapabilityError::unavailable(
-                "UNAVAILABLE: node browser proxy disabled",
-            ));
-        }
-        let raw_path = p
-            .path
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| invalid("path required"))?;
-        let mut path = if raw_path.starts_with('/') {
-            raw_path.to_string()
-        } else {
-            format!("/{raw_path}")
-        };
-        if let Some((before, _)) = path.split_once('?') {
-            path = before.to_string();
-        }
-        let method = p.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
-        if !["GET", "POST", "DELETE"].contains(&method.as_str()) {
-            return Err(invalid("method must be GET, POST, or DELETE"));
-        }
-        let cmp = path.trim_end_matches('/');
-        let cmp = if cmp.is_empty() { "/" } else { cmp };
-        let deleting_profile = method == "DELETE" && cmp.starts_with("/profiles/");
-        if deleting_profile || MUTATING.contains(&(method.as_str(), cmp)) {
-            return Err(invalid(
-                "browser.proxy cannot mutate persistent browser profiles",
-            ));
-        }
-        if HOST_LOCAL.contains(&(method.as_str(), cmp)) || cmp.starts_with("/system-profiles") {
-            return Err(invalid(
-                "browser.proxy cannot run host-local browser routes",
-            ));
-        }
-        let mut query: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in p.query.unwrap_or_default() {
-            match v {
-                Value::Null => {}
-                Value::String(s) => {
-                    query.insert(k, s);
-                }
-                Value::Number(n) => {
-                    query.insert(k, n.to_string());
-                }
-                Value::Bool(b) => {
-                    query.insert(k, b.to_string());
-                }
-                _ => {
-                    return Err(invalid(&format!(
-                        "query.{k} must be a string, number, boolean or null"
-                    )));
-                }
-            }
-        }
-        let mut body = match p.body {
-            Some(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        let profile = p
-            .profile
-            .clone()
-            .or_else(|| query.get("profile").cloned())
-            .or_else(|| {
-                body.get("profile")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-            })
-            .unwrap_or_else(|| svc.default_profile().to_string());
-        let allow = &svc.settings.allow_profiles;
-        if !allow.is_empty() && !allow.contains(&profile) {
-            return Err(invalid("browser profile not allowed"));
-        }
-        query.insert("profile".into(), profile.clone());
-        match (self.upload, p.upload) {
-            (false, Some(_)) => {
-                return Err(invalid(
-                    "upload is only accepted by browser.proxy.upload.v1",
-                ));
-            }
-            (true, None) => return Err(invalid("browser.proxy.upload.v1 requires upload")),
-            (true, Some(u)) => {
-                let prof = svc.profile(&profile).map_err(|e| invalid(&e.message))?;
-                let staged = stage_upload(&prof.uploads_dir(), &u)?;
-                body.insert("paths".into(), json!(staged));
-            }
-            (false, None) => {}
-        }
-        let timeout_ms = p
-            .timeout_ms
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map_or(DEFAULT_PROXY_TIMEOUT_MS, |t| t as u64);
-        let timeout = match ctx.deadline {
-            Some(d) => Duration::from_millis(timeout_ms)
-                .min(d.saturating_duration_since(tokio::time::Instant::now())),
-            None => Duration::from_millis(timeout_ms),
-        };
-        let req = Request {
-            method: method.clone(),
-            path: path.clone(),
-            query,
-            body,
-        };
-        let envelope = p.error_envelope.as_deref() == Some("browser-v1");
-        let route_info = json!({"status": "resolved", "profile": profile, "driver": "openclaw"});
-        let resp = tokio::select! {
-            r = tokio::time::timeout(timeout, routes::dispatch(svc, &req)) => match r {
-                Ok(resp) => resp,
-                Err(_) => {
-                    let status_req = Request {
-                        method: "GET".into(),
-                        path: "/".into(),
-                        query: [("profile".to_string(), profile.clone())].into(),
-                        body: Map::new(),
-                    };
-                    let b = routes::dispatch(svc, &status_req).await.body;
-                    return Err(node_error(format!(
-                        "browser proxy timed out for {method} {path} after {}ms; browser action; profile={profile}; status(running={}, cdpHttp={}, cdpReady={})",
-                        timeout.as_millis(), b["running"], b["cdpHttp"], b["cdpReady"]
-                    )));
-                }
-            },
-            _ = ctx.cancel.cancelled() => return Err(CapabilityError::unavailable("browser proxy call cancelled")),
-        };
-        if matches!(
-            cmp,
-            "/snapshot" | "/screenshot" | "/pdf" | "/download" | "/wait/download" | "/doctor"
-        ) {
-            memory::release_soon();
-        }
-        if resp.status >= 400 {
-            if envelope {
-                let mut body = json!({"error": resp.body.get("error").cloned().unwrap_or(json!(format!("HTTP {}", resp.status)))});
-                if let Some(code) = resp.body.get("code") {
-                    body["code"] = code.clone();
-                }
-                for k in ["reason", "details"] {
-                    if let Some(v) = resp.body.get(k) {
-                        body[k] = v.clone();
-                    }
-                }
-                return Ok(
-                    json!({"error": {"status": resp.status, "body": body}, "route": route_info}),
-                );
-            }
-            let detail = resp
-                .body
-                .get("error")
-                .and_then(Value::as_str)
-                .map(String::from);
-            return Err(node_error(match detail {
-                Some(d) => format!("{}: {d}", resp.status),
-                None => format!("HTTP {}", resp.status),
-            }));
-        }
-        let prof_dir = svc.profile(&profile).map(|p| p.dir.clone()).ok();
-        let files = collect_files(&resp.body, prof_dir.as_deref())?;
-        let mut out = json!({"result": resp.body});
-        if !files.is_empty() {
-            out["files"] = json!(files);
-        }
-        if envelope {
-            out["route"] = route_info;
-        }
-        Ok(out)
-    }
-}
-
-/// The result paths shipped back: `path`, `imagePath`, `download.path`, `downloads[].path`
-/// (never deeper: page-controlled data must not name files). Only files inside the
-/// profile's own directory are read.
-fn collect_files(
-    result: &Value,
-    profile_dir: Option<&Path>,
-) -> Result<Vec<Value>, CapabilityError> {
-    let mut paths: Vec<&str> = Vec::new();
-    for key in ["path", "imagePath"] {
-        if let Some(p) = result.get(key).and_then(Value::as_str) {
-            paths.push(p);
-        }
-    }
-    if let Some(p) = result.pointer("/download/path").and_then(Value::as_str) {
-        paths.push(p);
-    }
-    if let Some(list) = result.get("downloads").and_then(Value::as_array) {
-        paths.extend(
-            list.iter()
-                .filter_map(|d| d.get("path").and_then(Value::as_str)),
-        );
-    }
-    if paths.len() > MAX_FILES {
-        return Err(CapabilityError::unavailable(format!(
-            "browser proxy result names {} files (limit {MAX_FILES})",
-            paths.len()
-        )));
-    }
-    let Some(root) = profile_dir.and_then(|d| std::fs::canonicalize(d).ok()) else {
-        return Ok(Vec::new());
-    };
-    let mut total = 0u64;
-    let mut out = Vec::new();
-    for p in paths {
-        let Ok(real) = std::fs::canonicalize(p) else {
-            continue;
-        };
-        if !real.starts_with(&root) {
-            continue;
-        }
-        let size = std::fs::metadata(&real).map(|m| m.len()).unwrap_or(0);
-        if size > MAX_FILE_BYTES {
-            return Err(CapabilityError::unavailable(format!(
-                "browser proxy file {p} is {size} bytes (limit {MAX_FILE_BYTES})"
-            )));
-        }
-        total += size;
-        if total > MAX_FILES_TOTAL_BYTES {
-            return Err(CapabilityError::unavailable(format!(
-                "browser proxy files exceed {MAX_FILES_TOTAL_BYTES} bytes in total"
-            )));
-        }
-        let bytes = std::fs::read(&real)
-            .map_err(|e| CapabilityError::unavailable(format!("cannot read {p}: {e}")))?;
-        let mut f =
-            json!({"path": p, "base64": base64::engine::general_purpose::STANDARD.encode(&bytes)});
-        if let Some(m) = mime_of(&real) {
-            f["mimeType"] = json!(m);
-        }
-        out.push(f);
-    }
-    Ok(out)
-}
-
-fn mime_of(p: &Path) -> Option<&'static str> {
-    Some(
-        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "png" => "image/png",
-            "jpg" | "jpeg" => "image/jpeg",
-            "pdf" => "application/pdf",
-            "txt" => "text/plain",
-            "html" | "htm" => "text/html",
-            "json" => "application/json",
-            "zip" => "application/zip",
-            "csv" => "text/csv",
-            _ => return None,
-        },
-    )
-}
-
-/// Writes `upload.files` into a fresh directory under `root` and returns their paths.
-fn stage_upload(root: &Path, upload: &Value) -> Result<Vec<String>, CapabilityError> {
-    if upload.get("envelope").and_then(Value::as_str) != Some("browser-upload-v1") {
-        return Err(invalid("upload.envelope must be \"browser-upload-v1\""));
-    }
-    let files = upload
-        .get("files")
-        .and_then(Value::as_array)
-        .filter(|f| !f.is_empty())
-        .ok_or_else(|| invalid("upload.files are required"))?;
-    let mut id = [0u8; 8];
-    getrandom::fill(&mut id).map_err(|e| CapabilityError::unavailable(e.to_string()))?;
-    let dir: PathBuf = root.join(id.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        CapabilityError::unavailable(format!("cannot stage uploads in {}: {e}", dir.display()))
-    })?;
-    let mut total = 0usize;
-    let mut out = Vec::new();
-    for (i, f) in files.iter().enumerate() {
-        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
-        let clean: String = name
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || "._- ".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let clean = clean.trim_start_matches('.').to_string();
-        if clean.is_empty() {
-            return Err(invalid(&format!("upload.files[{i}].name is required")));
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(f.get("contentBase64").and_then(Value::as_str).unwrap_or(""))
-            .map_err(|_| {
-                invalid(&format!(
-                    "upload.files[{i}].contentBase64 is not valid base64"
-                ))
-            })?;
-        total += bytes.len();
-        if total > MAX_UPLOAD_BYTES {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(invalid(&format!("upload exceeds {MAX_UPLOAD_BYTES} bytes")));
-        }
-        let path = dir.join(&clean);
-        openclaw_capability_api::fs::write_private_file(&path, &bytes).map_err(|e| {
-            CapabilityError::unavailable(format!("cannot stage {}: {e}", path.display()))
-        })?;
-        out.push(path.display().to_string());
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use openclaw_capability_api::{CallContext, CapabilityError};
+    use serde_json::{Value, json};
+
     use super::*;
 
     fn cap(settings: BrowserSettings) -> (BrowserCapability, tempfile::TempDir) {
@@ -659,43 +297,5 @@ mod tests {
             e.message,
             "Error: 400: Navigation blocked: unsupported protocol \"file:\""
         );
-    }
-
-    #[test]
-    fn uploads_are_staged_privately_with_clean_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let upload = json!({"envelope": "browser-upload-v1", "files": [{"name": "../../evil.txt", "contentBase64": "aGk="}]});
-        let paths = stage_upload(dir.path(), &upload).unwrap();
-        let p = Path::new(&paths[0]);
-        assert!(p.starts_with(dir.path()));
-        assert_eq!(p.file_name().unwrap(), "_.._evil.txt");
-        assert_eq!(std::fs::read(p).unwrap(), b"hi");
-        use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(
-            std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let bad = json!({"envelope": "browser-upload-v1", "files": [{"name": "a", "contentBase64": "%%%"}]});
-        assert!(
-            stage_upload(dir.path(), &bad)
-                .unwrap_err()
-                .message
-                .contains("not valid base64")
-        );
-        assert!(stage_upload(dir.path(), &json!({"files": []})).is_err());
-    }
-
-    #[test]
-    fn only_files_inside_the_profile_are_shipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let inside = dir.path().join("media/a.png");
-        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
-        std::fs::write(&inside, b"png").unwrap();
-        let result =
-            json!({"path": inside, "imagePath": "/etc/passwd", "nested": {"path": inside}});
-        let files = collect_files(&result, Some(dir.path())).unwrap();
-        assert_eq!(files.len(), 1);
-        assert_eq!(files[0]["mimeType"], "image/png");
-        assert_eq!(files[0]["base64"], "cG5n");
     }
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+/// The name of the managed default profile.
+pub const DEFAULT_PROFILE: &str = "openclaw";
+
 /// The `[browser]` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -73,7 +76,7 @@ impl BrowserSettings {
             }
         }
         if let Some(d) = &self.default_profile
-            && d != crate::service::DEFAULT_PROFILE
+            && d != DEFAULT_PROFILE
             && !self.profiles.contains(d)
         {
             return Err(format!("default_profile {d:?} is not listed in profiles"));
