@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures our node and the reference TypeScript node host side by side, in one run, on
-# the same real OpenClaw Gateway (../shared/tools/real-gateway): idle RSS of each process
+# the same real OpenClaw Gateway (scripts/real-gateway): idle RSS of each process
 # tree, node.invoke round trips for system.which and system.run true, and throughput with
 # 16 concurrent callers. Then the embedded-gateway figures. Prints JSON reports.
 #
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/release/openclaw-node}
-TOOL=${OPENCLAW_REAL_GATEWAY_TOOL:-../shared/tools/real-gateway}
+TOOL=${OPENCLAW_REAL_GATEWAY_TOOL:-scripts/real-gateway}
 ROOT=${OPENCLAW_REAL_HOME:-$HOME/.cache/openclaw-real}
 WORK=$(mktemp -d)
 trap '"$TOOL" stop >/dev/null 2>&1 || true; [ -n "${NODE_PID:-}" ] && kill "$NODE_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -33,7 +33,7 @@ for _ in $(seq 1 60); do
   [ -n "$OURS" ] && [ -n "$THEIRS" ] && break
   sleep 2
 done
-[ -n "$OURS" ] && [ -n "$THEIRS" ] || { echo "nodes did not get approved" >&2; exit 1; }
+if [ -z "$OURS" ] || [ -z "$THEIRS" ]; then echo "nodes did not get approved (see $ROOT/run/*.log)" >&2; exit 1; fi
 TS_PID=$(cat "$ROOT/run/ts-node.pid")
 sleep 20   # let both settle (the reference host keeps loading plugins after it connects)
 echo "== real Gateway: ours=$OURS reference=$THEIRS (pids $NODE_PID, $TS_PID)"

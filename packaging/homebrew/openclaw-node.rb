@@ -13,6 +13,8 @@ class OpenclawNode < Formula
   depends_on "rust" => :build
 
   def install
+    # The default features are every capability (browser, screen, camera); on macOS they
+    # need only system frameworks. Keep it that way: no --no-default-features here.
     system "cargo", "install", *std_cargo_args
   end
 
