@@ -52,7 +52,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             eprintln!("nothing changed");
-            return Ok(ExitCode::from(super::exit::FAILURE));
+            return Ok(ExitCode::from(crate::exit::FAILURE));
         }
     }
     store.clear_all()?;

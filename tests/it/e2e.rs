@@ -216,7 +216,10 @@ async fn wrong_shared_token_is_fatal_with_the_auth_exit_code() {
     let node = TestNode::start_with(&gw.url, Some("wrong-token"), |_| {});
     let err = node.join().await.unwrap_err();
     assert!(err.is_fatal(), "{err}");
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
     assert!(
         !err.to_string().contains("wrong-token"),
         "the error leaks the token: {err}"

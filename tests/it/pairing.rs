@@ -68,7 +68,11 @@ async fn a_setup_code_pairs_through_both_approvals_once() {
     // The code was used once: another device cannot use it.
     let other = bootstrap_node(&gw.url, &code);
     let err = other.join().await.unwrap_err();
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH, "{err}");
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH,
+        "{err}"
+    );
     assert!(
         err.to_string().contains("AUTH_BOOTSTRAP_TOKEN_INVALID"),
         "{err}"
@@ -120,7 +124,10 @@ async fn a_rejected_request_stops_the_node_with_the_auth_exit_code() {
     op.device_pair_reject(&req).await.unwrap();
     let err = node.join().await.unwrap_err();
     assert!(matches!(err, SessionError::PairingRejected { .. }), "{err}");
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
 }
 
 #[tokio::test]
@@ -141,7 +148,10 @@ async fn a_revoked_device_stops_with_the_mismatch_explanation_instead_of_looping
         "{err}"
     );
     assert!(err.to_string().contains("Pair again"), "{err}");
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
     // It stopped instead of retrying with backoff for ever.
     assert!(started.elapsed() < WAIT);
 }

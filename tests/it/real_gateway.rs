@@ -418,7 +418,10 @@ async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
         ),
         "{err}"
     );
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
     real(&["stop"]).await;
 }
 
