@@ -10,7 +10,6 @@ mod ci_runner;
 mod doctor;
 mod e2e;
 mod fake_gateway;
-mod fault_proxy;
 mod faults;
 mod fuzz_corpus;
 mod handshake;
@@ -22,4 +21,5 @@ mod real_gateway;
 #[cfg(feature = "screen")]
 mod screen;
 mod secrets;
+mod settings;
 mod ssh_tunnel;
