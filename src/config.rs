@@ -4,14 +4,24 @@
 //! `OPENCLAW_GATEWAY_TOKEN`, `OPENCLAW_GATEWAY_PASSWORD`, `OPENCLAW_GATEWAY_PORT`) plus
 //! `OPENCLAW_NODE_HOME` for the state directory.
 //!
-//! This module decides *what* the settings are; it does not dial, sign or store anything.
+//! Every value is typed here, once: the gateway URL is a normalised [`Url`], the TLS pin a
+//! [`Pin`], the exec modes enums, each capability's section its settings type, and
+//! `OPENCLAW_ALLOW_INSECURE_PRIVATE_WS` a flag read through the same environment lookup as
+//! the rest (so an `--env-file` counts). Nothing downstream parses a setting again.
+//!
+//! This module decides *what* the settings are; it does not dial, sign or store anything
+//! ([`crate::node`] turns a `Config` into a running node).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use openclaw_capability_system::approvals::{Ask, Security};
+use url::Url;
+
 use crate::protocol::DEFAULT_GATEWAY_PORT;
 use crate::secret::Secret;
+use crate::transport::tls::Pin;
 
 /// Environment variable names.
 pub mod env {
@@ -131,19 +141,22 @@ pub struct Overrides {
     pub tls_fingerprint: Option<String>,
 }
 
-/// Validated configuration.
+/// Validated configuration: every value typed and checked at load, so nothing downstream
+/// parses again or falls back.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where state lives (credentials, approvals, status socket).
     pub state_dir: PathBuf,
-    /// The gateway URL.
-    pub gateway_url: String,
+    /// The gateway URL, normalised (`http(s)://` became `ws(s)://`; no credentials in it).
+    pub gateway_url: Url,
     /// Shared token.
     pub token: Option<Secret>,
     /// Shared password.
     pub password: Option<Secret>,
-    /// Certificate pin.
-    pub tls_fingerprint: Option<String>,
+    /// Certificate pin (`--tls-fingerprint`, `[gateway] tls_fingerprint`, a setup code).
+    pub tls_pin: Option<Pin>,
+    /// `OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1`: plaintext `ws://` to any DNS name.
+    pub allow_insecure_private_ws: bool,
     /// Display name.
     pub display_name: String,
     /// Instance id.
@@ -152,24 +165,41 @@ pub struct Config {
     pub command_allow: Option<Vec<String>>,
     /// Node-local denylist.
     pub command_deny: Vec<String>,
+    /// `[device]`.
+    pub device: DeviceSettings,
+    /// `[exec]`.
+    pub exec: ExecSettings,
+    /// `[browser]`.
+    #[cfg(feature = "browser")]
+    pub browser: openclaw_capability_browser::BrowserSettings,
+    /// `[screen]`.
+    #[cfg(feature = "screen")]
+    pub screen: openclaw_capability_screen::ScreenSettings,
+    /// `[camera]`.
+    #[cfg(feature = "camera")]
+    pub camera: openclaw_capability_camera::CameraSettings,
+}
+
+/// `[device]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSettings {
     /// Serve `device.info` / `device.status`.
-    pub device_commands: bool,
+    pub commands: bool,
     /// Publish `node.host.stats`.
     pub host_stats: bool,
-    /// `[exec] security`.
-    pub exec_security: String,
-    /// `[exec] ask`.
-    pub exec_ask: String,
-    /// `[exec] strict_inline_eval`.
-    pub exec_strict_inline_eval: bool,
-    /// `[exec] pty`.
-    pub exec_pty: bool,
-    /// `[browser]`, as written (see [`Config::browser_settings`]).
-    pub browser: toml::Table,
-    /// `[screen]`, as written (see [`Config::screen_settings`]).
-    pub screen: toml::Table,
-    /// `[camera]`, as written (see [`Config::camera_settings`]).
-    pub camera: toml::Table,
+}
+
+/// `[exec]`, validated: the node's own policy for `system.run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecSettings {
+    /// `security`.
+    pub security: Security,
+    /// `ask`.
+    pub ask: Ask,
+    /// `strict_inline_eval`.
+    pub strict_inline_eval: bool,
+    /// `pty`.
+    pub pty: bool,
 }
 
 /// A configuration problem, with the file it came from when there is one.
@@ -191,6 +221,17 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// `--env-file` cannot be read.
+    #[error("cannot read --env-file {path}: {reason}")]
+    EnvFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS pin does not parse (the message names the pin's expected form).
+    #[error("{0}")]
+    Pin(String),
     /// A value is out of range.
     #[error("invalid setting {key}: {reason}")]
     Invalid {
@@ -313,10 +354,17 @@ impl Config {
                 format!("ws://127.0.0.1:{port}")
             }
         };
-        crate::transport::normalize_url(&gateway_url).map_err(|e| ConfigError::Invalid {
-            key: "gateway.url".into(),
-            reason: e.to_string(),
-        })?;
+        let gateway_url =
+            crate::transport::normalize_url(&gateway_url).map_err(|e| ConfigError::Invalid {
+                key: "gateway.url".into(),
+                reason: e.to_string(),
+            })?;
+        let tls_pin = overrides
+            .tls_fingerprint
+            .clone()
+            .or(raw.gateway.tls_fingerprint)
+            .map(|pin| crate::transport::tls::parse_pin(&pin).map_err(ConfigError::Pin))
+            .transpose()?;
         let token = env_nonempty(env::GATEWAY_TOKEN)
             .map(Secret::new)
             .or(raw.gateway.token);
@@ -338,56 +386,52 @@ impl Config {
                 None => Ok(()),
             }
         };
-        let exec_security = raw
-            .exec
-            .security
-            .clone()
-            .unwrap_or_else(|| "allowlist".into());
-        if !["deny", "allowlist", "full"].contains(&exec_security.as_str()) {
-            return Err(ConfigError::Invalid {
+        let security = match raw.exec.security.as_deref() {
+            None => Security::Allowlist,
+            Some(text) => Security::parse(text).ok_or_else(|| ConfigError::Invalid {
                 key: "exec.security".into(),
-                reason: format!("{exec_security:?} is not deny, allowlist or full"),
-            });
-        }
-        let exec_ask = raw.exec.ask.clone().unwrap_or_else(|| "on-miss".into());
-        if !["off", "on-miss", "always"].contains(&exec_ask.as_str()) {
-            return Err(ConfigError::Invalid {
+                reason: format!("{text:?} is not deny, allowlist or full"),
+            })?,
+        };
+        let ask = match raw.exec.ask.as_deref() {
+            None => Ask::OnMiss,
+            Some(text) => Ask::parse(text).ok_or_else(|| ConfigError::Invalid {
                 key: "exec.ask".into(),
-                reason: format!("{exec_ask:?} is not off, on-miss or always"),
-            });
-        }
+                reason: format!("{text:?} is not off, on-miss or always"),
+            })?,
+        };
         if let Some(allow) = &raw.commands.allow {
             known(allow, "commands.allow")?;
         }
         known(&raw.commands.deny, "commands.deny")?;
-        #[cfg(feature = "browser")]
-        browser_settings(&raw.browser)?;
-        #[cfg(feature = "screen")]
-        screen_settings(&raw.screen)?;
-        #[cfg(feature = "camera")]
-        camera_settings(&raw.camera)?;
         Ok(Config {
             state_dir,
             gateway_url,
             token,
             password,
-            tls_fingerprint: overrides
-                .tls_fingerprint
-                .clone()
-                .or(raw.gateway.tls_fingerprint),
+            tls_pin,
+            allow_insecure_private_ws: getenv(env::ALLOW_INSECURE_PRIVATE_WS)
+                .is_some_and(|v| v == "1"),
             display_name,
             instance_id: raw.node.instance_id,
             command_allow: raw.commands.allow,
             command_deny: raw.commands.deny,
-            device_commands: raw.device.enabled,
-            host_stats: raw.device.host_stats.unwrap_or(true),
-            exec_security,
-            exec_ask,
-            exec_strict_inline_eval: raw.exec.strict_inline_eval,
-            exec_pty: raw.exec.pty,
-            browser: raw.browser,
-            screen: raw.screen,
-            camera: raw.camera,
+            device: DeviceSettings {
+                commands: raw.device.enabled,
+                host_stats: raw.device.host_stats.unwrap_or(true),
+            },
+            exec: ExecSettings {
+                security,
+                ask,
+                strict_inline_eval: raw.exec.strict_inline_eval,
+                pty: raw.exec.pty,
+            },
+            #[cfg(feature = "browser")]
+            browser: browser_settings(&raw.browser)?,
+            #[cfg(feature = "screen")]
+            screen: section(&raw.screen, "screen")?,
+            #[cfg(feature = "camera")]
+            camera: section(&raw.camera, "camera")?,
         })
     }
 }
@@ -402,53 +446,24 @@ pub fn default_display_name() -> String {
         .unwrap_or_else(|| "openclaw-node".into())
 }
 
-/// Parses `[screen]`.
-#[cfg(feature = "screen")]
-pub fn screen_settings(
+/// Parses a capability's section (`[screen]`, `[camera]`) into its settings type.
+#[cfg(any(feature = "screen", feature = "camera"))]
+fn section<T: serde::de::DeserializeOwned>(
     table: &toml::Table,
-) -> Result<openclaw_capability_screen::ScreenSettings, ConfigError> {
+    key: &str,
+) -> Result<T, ConfigError> {
     table
         .clone()
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Invalid {
-            key: "screen".into(),
+            key: key.into(),
             reason: e.message().to_string(),
         })
-}
-
-#[cfg(feature = "screen")]
-impl Config {
-    /// The screen capability's settings (validated at load).
-    pub fn screen_settings(&self) -> openclaw_capability_screen::ScreenSettings {
-        screen_settings(&self.screen).unwrap_or_default()
-    }
-}
-
-/// Parses `[camera]`.
-#[cfg(feature = "camera")]
-pub fn camera_settings(
-    table: &toml::Table,
-) -> Result<openclaw_capability_camera::CameraSettings, ConfigError> {
-    table
-        .clone()
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Invalid {
-            key: "camera".into(),
-            reason: e.message().to_string(),
-        })
-}
-
-#[cfg(feature = "camera")]
-impl Config {
-    /// The camera capability's settings (validated at load).
-    pub fn camera_settings(&self) -> openclaw_capability_camera::CameraSettings {
-        camera_settings(&self.camera).unwrap_or_default()
-    }
 }
 
 /// Parses and checks `[browser]`.
 #[cfg(feature = "browser")]
-pub fn browser_settings(
+fn browser_settings(
     table: &toml::Table,
 ) -> Result<openclaw_capability_browser::BrowserSettings, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid {
@@ -461,14 +476,6 @@ pub fn browser_settings(
         .map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
     settings.validate().map_err(invalid)?;
     Ok(settings)
-}
-
-#[cfg(feature = "browser")]
-impl Config {
-    /// The browser capability's settings (validated at load).
-    pub fn browser_settings(&self) -> openclaw_capability_browser::BrowserSettings {
-        browser_settings(&self.browser).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]
@@ -492,7 +499,7 @@ mod tests {
     #[test]
     fn defaults_point_at_local_gateway() {
         let c = load("", &Overrides::default(), &env_of(&[]));
-        assert_eq!(c.gateway_url, "ws://127.0.0.1:18789");
+        assert_eq!(c.gateway_url.as_str(), "ws://127.0.0.1:18789/");
         assert!(c.token.is_none());
         assert!(!c.display_name.is_empty());
         let c = load(
@@ -500,7 +507,7 @@ mod tests {
             &Overrides::default(),
             &env_of(&[(env::GATEWAY_PORT, "2000")]),
         );
-        assert_eq!(c.gateway_url, "ws://127.0.0.1:2000");
+        assert_eq!(c.gateway_url.as_str(), "ws://127.0.0.1:2000/");
     }
 
     #[test]
@@ -511,15 +518,15 @@ mod tests {
             (env::GATEWAY_TOKEN, "env-token"),
         ]);
         let c = load(file, &Overrides::default(), &e);
-        assert_eq!(c.gateway_url, "ws://env:2");
+        assert_eq!(c.gateway_url.as_str(), "ws://env:2/");
         assert_eq!(c.token.unwrap().expose(), "env-token");
         let o = Overrides {
             url: Some("ws://flag:3".into()),
             ..Default::default()
         };
-        assert_eq!(load(file, &o, &e).gateway_url, "ws://flag:3");
+        assert_eq!(load(file, &o, &e).gateway_url.as_str(), "ws://flag:3/");
         let c = load(file, &Overrides::default(), &env_of(&[]));
-        assert_eq!(c.gateway_url, "ws://file:1");
+        assert_eq!(c.gateway_url.as_str(), "ws://file:1/");
         assert_eq!(c.token.unwrap().expose(), "file-token");
     }
 
@@ -539,6 +546,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("OPENCLAW_GATEWAY_PORT"), "{err}");
+    }
+
+    #[test]
+    fn values_are_typed_at_load() {
+        let file = "[gateway]\nurl = \"https://gw.example.com\"\ntls_fingerprint = \"spki:sha256:ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\"\n[exec]\nsecurity = \"full\"\nask = \"always\"\n[device]\nenabled = true\nhost_stats = false\n";
+        let c = load(file, &Overrides::default(), &env_of(&[]));
+        assert_eq!(c.gateway_url.as_str(), "wss://gw.example.com/");
+        assert_eq!(c.tls_pin, Some(Pin::PublicKey([0xab; 32])));
+        assert_eq!(c.exec.security, Security::Full);
+        assert_eq!(c.exec.ask, Ask::Always);
+        assert_eq!(
+            c.device,
+            DeviceSettings {
+                commands: true,
+                host_stats: false
+            }
+        );
+        assert!(!c.allow_insecure_private_ws);
+        let c = load(
+            "",
+            &Overrides::default(),
+            &env_of(&[(env::ALLOW_INSECURE_PRIVATE_WS, "1")]),
+        );
+        assert!(c.allow_insecure_private_ws);
+    }
+
+    #[test]
+    fn a_bad_pin_or_exec_mode_is_refused_at_load() {
+        let check = |text: &str, expect: &str| {
+            let raw: RawConfig = toml::from_str(text).unwrap();
+            let err = Config::from_raw(raw, &Overrides::default(), &env_of(&[]), "/x".into())
+                .unwrap_err();
+            assert!(err.to_string().contains(expect), "{err}");
+        };
+        check(
+            "[gateway]\ntls_fingerprint = \"abc\"\n",
+            "invalid TLS fingerprint",
+        );
+        check("[exec]\nsecurity = \"most\"\n", "exec.security");
+        check("[exec]\nask = \"sometimes\"\n", "exec.ask");
     }
 
     #[test]

@@ -50,10 +50,12 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
 pub mod identity;
+pub mod node;
 pub mod operator;
 pub mod policy;
 pub mod protocol;

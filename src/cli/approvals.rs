@@ -171,11 +171,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let snapshot = store.load()?;
-    let run = super::run::run_config(&config);
     let effective = openclaw_capability_system::approvals::resolve_policy(
         &snapshot.doc,
         "main",
-        (run.security, run.ask),
+        (config.exec.security, config.exec.ask),
     );
     if args.json {
         println!(

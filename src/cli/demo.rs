@@ -5,7 +5,6 @@
 //! Then it keeps serving and prints how to invoke more from a second terminal.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,11 +13,16 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
-use crate::credentials::{CredentialStore, FileStore, load_or_create_identity};
+use crate::config::{Config, Overrides, RawConfig};
+use crate::credentials::StoreChoice;
 use crate::gateway::{self, GatewayAuth, GatewayConfig};
+use crate::node::{Node, StoreSource};
 use crate::operator::{OperatorClient, OperatorOptions};
-use crate::policy::CommandPolicy;
-use crate::session::{NodeOptions, Registry, SessionState, run_node};
+use crate::session::{NodeOptions, SessionState, run_node};
+
+/// The demo node's config file: only `system` is served (the device commands are off by
+/// default), and no host stats are published.
+const DEMO_CONFIG: &str = "[device]\nhost_stats = false\n\n[browser]\nenabled = false\n";
 
 /// How long the demo waits for each step before giving up with an explanation.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,13 +60,21 @@ pub async fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let url = gw.url();
     println!("1. embedded gateway listening on {url} (loopback only, no auth)");
 
-    let store: Arc<dyn CredentialStore> =
-        Arc::new(FileStore::in_state_dir(&scratch.path().join("node")));
-    let identity = load_or_create_identity(store.as_ref())?;
-    let node_id = identity.device_id();
+    // The demo node is put together like any node, from a config: its own state dir, no
+    // shared credentials, nothing but `system` (no browser, no host stats).
+    let node_dir = scratch.path().join("node");
+    let overrides = Overrides {
+        state_dir: Some(node_dir.clone()),
+        url: Some(url.clone()),
+        display_name: Some("demo-node".into()),
+        ..Overrides::default()
+    };
+    let raw = RawConfig::parse(DEMO_CONFIG, std::path::Path::new("demo.toml"))?;
+    let config = Config::from_raw(raw, &overrides, &|_| None, node_dir.clone())?;
+    let node = Node::prepare(config, StoreSource::Chosen(StoreChoice::File), false).await?;
+    let node_id = node.identity.device_id();
     // The demo node allows exactly one command for system.run: `uname` (the one explicit
     // step a real node's owner takes with `openclaw-node approvals allow uname`).
-    let node_dir = scratch.path().join("node");
     openclaw_capability_system::approvals::ApprovalsStore::in_state_dir(&node_dir).update(
         |doc| {
             doc.agents.entry("*".into()).or_default().allowlist.push(
@@ -73,26 +85,17 @@ pub async fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             )
         },
     )?;
-    let registry = Arc::new(Registry::new(
-        vec![Arc::new(openclaw_capability_system::SystemCapability::new(
-            openclaw_capability_system::run::RunConfig::new(
-                openclaw_capability_system::node_path(),
-                node_dir,
-            ),
-        ))],
-        &CommandPolicy::default(),
-    ));
     let (state_tx, mut state_rx) = watch::channel(SessionState::Starting);
     let shutdown = CancellationToken::new();
     let options = NodeOptions {
         pairing_retry_interval: Duration::from_millis(300),
-        ..NodeOptions::new(url.clone(), "demo-node".to_string())
+        ..node.session_options()
     };
     let node = tokio::spawn(run_node(
         options,
-        identity,
-        store,
-        registry,
+        node.identity,
+        node.store,
+        node.registry,
         state_tx,
         shutdown.clone(),
     ));

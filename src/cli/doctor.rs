@@ -4,6 +4,11 @@
 //! paired, clock skew within the signature window); what the running node reports (command
 //! surface approved); each capability; the service. `--json` for scripts. Exit code 0 when
 //! nothing failed, 1 otherwise.
+//!
+//! The node-building layers are the steps of [`crate::node`], called one by one so each
+//! gets its verdict: `config` (`Config::load`), `credentials` (`open_store`,
+//! `open_identity`; only a store the node already uses), `path` (`transport_path`), `tls`
+//! (`tls_config`, the pin), `capabilities` (`build_registry`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,9 +19,9 @@ use serde_json::{Value, json};
 
 use super::GlobalArgs;
 use crate::config::{Config, Overrides};
-use crate::credentials::{load_or_create_identity, recorded_store};
+use crate::credentials::recorded_store;
+use crate::node::{self, StoreSource};
 use crate::protocol::{SIGNATURE_SKEW_MS, detail_codes};
-use crate::session::NodeOptions;
 
 /// Flags of `doctor`.
 #[derive(Debug, clap::Args)]
@@ -116,7 +121,7 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
             ));
             return Ok(out);
         }
-        Some(choice) => match crate::credentials::open_store(choice, &config.state_dir) {
+        Some(choice) => match node::open_store(&config, StoreSource::Chosen(choice)) {
             Ok(s) => s,
             Err(e) => {
                 out.push(check(
@@ -129,7 +134,7 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
             }
         },
     };
-    let identity = match load_or_create_identity(store.as_ref()) {
+    let identity = match node::open_identity(store.clone()).await {
         Ok(i) => i,
         Err(e) => {
             out.push(check("credentials", Verdict::Fail, e.to_string(), None));
@@ -154,15 +159,8 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
         None,
     ));
     // Path and plaintext rule.
-    let url = match crate::transport::normalize_url(&config.gateway_url) {
-        Ok(u) => u,
-        Err(e) => {
-            out.push(check("path", Verdict::Fail, e.to_string(), None));
-            return Ok(out);
-        }
-    };
-    let insecure = env(crate::config::env::ALLOW_INSECURE_PRIVATE_WS).is_some_and(|v| v == "1");
-    match crate::transport::path::check_plaintext(&url, insecure) {
+    let url = &config.gateway_url;
+    match node::transport_path(&config, false) {
         Ok(path) => out.push(check(
             "path",
             Verdict::Ok,
@@ -249,21 +247,16 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
             return Ok(out);
         }
     }
-    // One handshake.
-    let registry = Arc::new(super::run::build_registry(&config));
-    let mut opts = NodeOptions::new(config.gateway_url.clone(), config.display_name.clone());
-    opts.token = config.token.clone();
-    opts.password = config.password.clone();
-    opts.path_env = Some(openclaw_capability_system::node_path());
-    if let Some(pin) = &config.tls_fingerprint {
-        match crate::transport::tls::parse_pin(pin) {
-            Ok(p) => opts.tls = Some(crate::transport::tls::pinned_client_config(p)),
-            Err(e) => {
-                out.push(check("tls", Verdict::Fail, e, None));
-                return Ok(out);
-            }
+    // The TLS configuration (the pin), then one handshake.
+    let tls = match node::tls_config(&config) {
+        Ok(tls) => tls,
+        Err(e) => {
+            out.push(check("tls", Verdict::Fail, e.to_string(), None));
+            return Ok(out);
         }
-    }
+    };
+    let registry = Arc::new(node::build_registry(&config));
+    let opts = node::session_options(&config, tls);
     let probe = crate::session::probe(opts, identity, store.clone(), registry.clone()).await?;
     if let Some(e) = probe.dial_error {
         let tls = url.scheme() == "wss";
@@ -283,7 +276,7 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
         out.push(check(
             "tls",
             Verdict::Ok,
-            if config.tls_fingerprint.is_some() {
+            if config.tls_pin.is_some() {
                 "certificate matches the pin"
             } else {
                 "certificate trusted by the system roots"

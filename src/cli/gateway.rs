@@ -56,7 +56,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let addr = SocketAddr::new(args.bind, port);
     if let Err(why) = gateway::check_bind_safety(&addr, &auth) {
         eprintln!("openclaw-node: {why}");
-        return Ok(ExitCode::from(super::exit::USAGE));
+        return Ok(ExitCode::from(crate::exit::USAGE));
     }
     let state_dir = global
         .state_dir
@@ -94,8 +94,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let code = tokio::select! {
-        _ = tokio::signal::ctrl_c() => super::exit::SIGINT,
-        _ = term.recv() => super::exit::SIGTERM,
+        _ = tokio::signal::ctrl_c() => crate::exit::SIGINT,
+        _ = term.recv() => crate::exit::SIGTERM,
     };
     eprintln!("stopping the gateway");
     handle.shutdown().await;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::GlobalArgs;
-use crate::config::{Config, Overrides, process_env};
+use crate::config::{Config, Overrides};
 use crate::credentials::load_or_create_identity;
 
 /// Flags of `identity`.
@@ -22,7 +22,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         state_dir: global.state_dir.clone(),
         ..Default::default()
     };
-    let config = Config::load(&overrides, &process_env)?;
+    let env = global.env_lookup()?;
+    let config = Config::load(&overrides, &env)?;
     let store = global.open_store(&config.state_dir)?;
     let identity = load_or_create_identity(store.as_ref())?;
     if args.json {

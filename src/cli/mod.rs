@@ -1,5 +1,7 @@
 //! The command line: one file per subcommand, each with its `Args` and an async `run`.
-//! This module owns the top-level parser, global flags, logging setup and exit codes.
+//! This module owns the top-level parser, global flags, the environment lookup (process
+//! environment, then `--env-file`) and logging setup. Exit codes live in [`crate::exit`];
+//! the node is put together in [`crate::node`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,24 +21,6 @@ pub mod reset;
 pub mod run;
 pub mod service;
 pub mod status;
-
-/// Exit codes. Supervisors (systemd `RestartPreventExitStatus`, launchd) use them to stop
-/// restarting a node that cannot succeed without a human.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// A failure worth retrying (network, gateway down, I/O).
-    pub const FAILURE: u8 = 1;
-    /// Bad command line or config.
-    pub const USAGE: u8 = 2;
-    /// The gateway refused our credentials and retrying cannot help (wrong token or
-    /// password, revoked device token, pairing rejected). Fix credentials or re-pair.
-    pub const AUTH: u8 = 78;
-    /// Stopped by SIGINT.
-    pub const SIGINT: u8 = 130;
-    /// Stopped by SIGTERM.
-    pub const SIGTERM: u8 = 143;
-}
 
 /// A node host for the OpenClaw Gateway.
 ///
@@ -103,11 +87,16 @@ impl GlobalArgs {
 
     /// A lookup for settings from the environment: the process environment first, then
     /// `--env-file`.
-    pub fn env_lookup(&self) -> anyhow::Result<impl Fn(&str) -> Option<String> + use<>> {
+    pub fn env_lookup(
+        &self,
+    ) -> Result<impl Fn(&str) -> Option<String> + use<>, crate::config::ConfigError> {
         let file = match &self.env_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    anyhow::anyhow!("cannot read --env-file {}: {e}", path.display())
+                    crate::config::ConfigError::EnvFile {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    }
                 })?;
                 parse_env_file(&text)
             }
@@ -203,19 +192,18 @@ impl Command {
     }
 }
 
-/// Sets up `tracing` on stderr: `RUST_LOG` if set, else the `-v` level (default `info`
-/// for long-running commands, `warn` for one-shot ones).
-pub fn init_logging(global: &GlobalArgs, long_running: bool) -> anyhow::Result<()> {
-    init_logging_at(global, if long_running { "info" } else { "warn" })
-}
-
-/// Sets up `tracing` with `quiet` as the level when no `-v` is given.
+/// Sets up `tracing` on stderr: `RUST_LOG` (looked up through `getenv`, so an
+/// `--env-file` counts) if set and valid, else the `-v` level, else `quiet`.
 ///
 /// Whatever `RUST_LOG` or `-vvv` ask for, the WebSocket crates never log below `debug`:
 /// at `trace` tungstenite prints every frame it sends and receives, and those carry the
 /// shared token and password (`connect`), the bootstrap token and the device token
 /// (`hello-ok`). See the secrets audit in `tests/it/secrets.rs`.
-pub fn init_logging_at(global: &GlobalArgs, quiet: &str) -> anyhow::Result<()> {
+pub fn init_logging_at(
+    global: &GlobalArgs,
+    quiet: &str,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -226,7 +214,9 @@ pub fn init_logging_at(global: &GlobalArgs, quiet: &str) -> anyhow::Result<()> {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = getenv(EnvFilter::DEFAULT_ENV)
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(level));
     let no_frame_dumps = Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_target("tungstenite", LevelFilter::DEBUG)

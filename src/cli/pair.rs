@@ -4,11 +4,10 @@
 //! command surface) while showing what to approve and where; resumes by itself after each
 //! approval; and ends by printing the node id, the gateway, the commands exposed and where
 //! the credentials are kept. `--json` for scripts; distinct exit codes for rejection (78)
-//! and timeout (4).
+//! and timeout (4). The node is put together by [`crate::node`], as for `run`.
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,14 +15,12 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{GlobalArgs, exit};
+use super::GlobalArgs;
 use crate::config::{Config, Overrides};
-use crate::credentials::load_or_create_identity;
+use crate::exit;
+use crate::node::{Node, StoreSource};
 use crate::protocol::setup_code::{SetupCode, parse_setup_code};
-use crate::session::{ApprovalKind, NodeOptions, SessionState, run_node};
-
-/// Exit code when the approvals did not come in time.
-pub const TIMED_OUT: u8 = 4;
+use crate::session::{ApprovalKind, SessionState, run_node};
 
 /// Flags of `pair`.
 #[derive(Debug, clap::Args)]
@@ -150,35 +147,25 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     };
     let env = global.env_lookup()?;
     let config = Config::load(&overrides, &env)?;
-    let gateway = crate::transport::normalize_url(&config.gateway_url)?;
-    let allow_insecure =
-        env(crate::config::env::ALLOW_INSECURE_PRIVATE_WS).is_some_and(|v| v == "1");
-    if let Err(e) = crate::transport::path::check_plaintext(&gateway, allow_insecure) {
-        eprintln!("openclaw-node: {e}");
-        return Ok(ExitCode::from(exit::USAGE));
-    }
-    let store = global.open_store(&config.state_dir)?;
-    let identity = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || load_or_create_identity(store.as_ref())).await??
-    };
-    let node_id = identity.device_id();
-    let registry = Arc::new(super::run::build_registry(&config));
-    let mut opts = NodeOptions::new(config.gateway_url.clone(), config.display_name.clone());
+    let node = Node::prepare(config, StoreSource::Chosen(global.credential_store), false).await?;
+    let node_id = node.identity.device_id();
+    let mut opts = node.session_options();
     // A setup code replaces the shared credentials for this run (spec §7.4).
     if let Some(s) = &setup {
         opts.bootstrap_token = Some(s.bootstrap_token.clone());
-    } else {
-        opts.token = config.token.clone();
-        opts.password = config.password.clone();
+        opts.token = None;
+        opts.password = None;
     }
     opts.pairing_retry_interval = Duration::from_secs(3);
-    opts.path_env = Some(openclaw_capability_system::node_path());
-    if let Some(pin) = &config.tls_fingerprint {
-        opts.tls = Some(crate::transport::tls::pinned_client_config(
-            crate::transport::tls::parse_pin(pin).map_err(anyhow::Error::msg)?,
-        ));
-    }
+    // Pairing only pairs: host figures are `run`'s to publish.
+    opts.host_stats_dir = None;
+    let Node {
+        config,
+        store,
+        identity,
+        registry,
+        ..
+    } = node;
     let (state_tx, mut state_rx) = watch::channel(SessionState::Starting);
     let shutdown = CancellationToken::new();
     let session = tokio::spawn(run_node(
@@ -247,21 +234,21 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let result = session.await.context("the session task failed")?;
     if let Err(e) = result {
         eprintln!("openclaw-node: {e}");
-        return Ok(ExitCode::from(e.exit_code()));
+        return Ok(ExitCode::from(exit::for_session(&e)));
     }
     if timed_out {
         eprintln!(
             "openclaw-node: gave up after {:?} waiting for approval; run `openclaw-node pair` again once the gateway operator is ready",
             args.timeout
         );
-        return Ok(ExitCode::from(TIMED_OUT));
+        return Ok(ExitCode::from(exit::PAIR_TIMED_OUT));
     }
     // Remember the gateway for `run` (never the bootstrap token).
     let config_file = global
         .config
         .clone()
         .unwrap_or_else(|| config.state_dir.join("config.toml"));
-    let remembered = remember_gateway(&config_file, &config.gateway_url)?;
+    let remembered = remember_gateway(&config_file, config.gateway_url.as_str())?;
     let commands = registry.commands();
     if args.json {
         println!(
@@ -269,7 +256,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&json!({
                 "paired": true,
                 "nodeId": node_id,
-                "gateway": config.gateway_url,
+                "gateway": config.gateway_url.as_str(),
                 "commands": commands,
                 "commandsApproved": !args.no_wait_commands,
                 "credentialStore": store.kind(),
@@ -280,7 +267,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("paired.");
         println!("  node id:     {node_id}");
-        println!("  gateway:     {}", config.gateway_url);
+        println!("  gateway:     {}", config.gateway_url.as_str());
         println!("  commands:    {}", commands.join(", "));
         println!("  credentials: {} ({})", store.location(), store.kind());
         if remembered {

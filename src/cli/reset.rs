@@ -6,7 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use super::GlobalArgs;
-use crate::config::{Config, Overrides, process_env};
+use crate::config::{Config, Overrides};
 
 /// Flags of `reset`.
 #[derive(Debug, clap::Args)]
@@ -26,7 +26,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         state_dir: global.state_dir.clone(),
         ..Default::default()
     };
-    let config = Config::load(&overrides, &process_env)?;
+    let env = global.env_lookup()?;
+    let config = Config::load(&overrides, &env)?;
     let marker = config.state_dir.join("credential-store");
     let recorded = std::fs::read_to_string(&marker).ok();
     let choice = match recorded.as_deref().map(str::trim) {
@@ -52,7 +53,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             eprintln!("nothing changed");
-            return Ok(ExitCode::from(super::exit::FAILURE));
+            return Ok(ExitCode::from(crate::exit::FAILURE));
         }
     }
     store.clear_all()?;

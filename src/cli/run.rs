@@ -1,6 +1,7 @@
 //! `openclaw-node run`: the node's main job. Loads the config (flags > environment > file),
-//! the credential store and the device identity, probes the capabilities, optionally brings
-//! up a managed SSH tunnel, opens the local status socket, and runs the session until
+//! has [`crate::node`] put the node together (plaintext rule, pin, credential store,
+//! identity, capabilities), optionally brings up a managed SSH tunnel, opens the local
+//! status socket, and runs the session until
 //! SIGINT/SIGTERM (exit 130/143 after a graceful drain), a one-shot limit, or a refusal
 //! no retry can fix (exit 78).
 
@@ -14,13 +15,13 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{GlobalArgs, exit};
+use super::GlobalArgs;
 use crate::config::{Config, Overrides};
-use crate::credentials::{CredentialStore, MemoryStore, load_or_create_identity};
-use crate::policy::CommandPolicy;
-use crate::session::{NodeExit, NodeOptions, Registry, SessionState, run_node};
+use crate::exit;
+use crate::node::{Node, StoreSource};
+use crate::session::{NodeExit, Registry, SessionState, run_node};
 use crate::status::{Metrics, MetricsSnapshot, StatusSource};
-use crate::transport::path::{TransportPath, check_plaintext};
+use crate::transport::path::TransportPath;
 use crate::transport::ssh::{SshTunnel, SshTunnelSpec, parse_ssh_target};
 
 /// Flags of `run`.
@@ -153,56 +154,6 @@ impl StatusSource for NodeStatus {
     }
 }
 
-/// The execution settings of `system.run` for a config.
-pub fn run_config(config: &Config) -> openclaw_capability_system::run::RunConfig {
-    use openclaw_capability_system::approvals::{Ask, Security};
-    let mut run = openclaw_capability_system::run::RunConfig::new(
-        openclaw_capability_system::node_path(),
-        config.state_dir.clone(),
-    );
-    run.security = Security::parse(&config.exec_security).unwrap_or(Security::Allowlist);
-    run.ask = Ask::parse(&config.exec_ask).unwrap_or(Ask::OnMiss);
-    run.strict_inline_eval = config.exec_strict_inline_eval;
-    run.force_pty = config.exec_pty;
-    run
-}
-
-/// Builds the capability registry for a config.
-pub fn build_registry(config: &Config) -> Registry {
-    let system = openclaw_capability_system::SystemCapability::new(run_config(config));
-    let device = openclaw_capability_device::DeviceCapability::new(
-        openclaw_capability_device::DeviceConfig {
-            enabled: config.device_commands,
-            state_dir: config.state_dir.clone(),
-            app_version: crate::VERSION.into(),
-        },
-    );
-    #[allow(unused_mut)]
-    let mut capabilities: Vec<Arc<dyn openclaw_capability_api::Capability>> =
-        vec![Arc::new(system), Arc::new(device)];
-    #[cfg(feature = "browser")]
-    capabilities.push(Arc::new(browser_capability(config)));
-    #[cfg(feature = "screen")]
-    capabilities.push(Arc::new(openclaw_capability_screen::ScreenCapability::new(
-        config.screen_settings(),
-    )));
-    #[cfg(feature = "camera")]
-    capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
-        config.camera_settings(),
-    )));
-    let policy = CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone());
-    Registry::new(capabilities, &policy)
-}
-
-/// The browser capability for a config (profiles under `<state>/browser`).
-#[cfg(feature = "browser")]
-pub fn browser_capability(config: &Config) -> openclaw_capability_browser::BrowserCapability {
-    openclaw_capability_browser::BrowserCapability::new(
-        config.browser_settings(),
-        &config.state_dir.join("browser"),
-    )
-}
-
 /// Runs `run`.
 pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
@@ -214,46 +165,22 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     };
     let env = global.env_lookup()?;
     let config = Config::load(&overrides, &env)?;
-    let url = crate::transport::normalize_url(&config.gateway_url)?;
-
-    // Transport rules come before any credential is touched (spec §12.1).
-    let allow_insecure =
-        env(crate::config::env::ALLOW_INSECURE_PRIVATE_WS).is_some_and(|v| v == "1");
-    let path = if args.ssh.is_some() {
-        TransportPath::SshTunnel
+    let store = if args.ephemeral {
+        StoreSource::Ephemeral
     } else {
-        match check_plaintext(&url, allow_insecure) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("openclaw-node: {e}");
-                return Ok(ExitCode::from(exit::USAGE));
-            }
-        }
+        StoreSource::Chosen(global.credential_store)
     };
-    let tls = match &config.tls_fingerprint {
-        Some(pin) => {
-            if url.scheme() != "wss" {
-                eprintln!("openclaw-node: gateway tls fingerprint requires a wss:// gateway url");
-                return Ok(ExitCode::from(exit::USAGE));
-            }
-            let pin = crate::transport::tls::parse_pin(pin).map_err(anyhow::Error::msg)?;
-            Some(crate::transport::tls::pinned_client_config(pin))
-        }
-        None => None,
-    };
-
-    let store: Arc<dyn CredentialStore> = if args.ephemeral {
-        Arc::new(MemoryStore::new())
-    } else {
-        global.open_store(&config.state_dir)?
-    };
-    let identity = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || load_or_create_identity(store.as_ref()))
-            .await
-            .context("credential store task failed")??
-    };
+    let node = Node::prepare(config, store, args.ssh.is_some()).await?;
+    let Node {
+        config,
+        path,
+        store,
+        identity,
+        registry,
+        ..
+    } = &node;
     let device_id = identity.device_id();
+    let url = &config.gateway_url;
 
     let shutdown = CancellationToken::new();
     let mut tunnel = None;
@@ -286,7 +213,6 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tunnel = Some(t);
     }
 
-    let registry = Arc::new(build_registry(&config));
     let metrics = Arc::new(Metrics::default());
     let (state_tx, state_rx) = watch::channel(SessionState::Starting);
 
@@ -299,8 +225,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     state_dir: config.state_dir.clone(),
                     state: state_rx.clone(),
                     started: std::time::Instant::now(),
-                    gateway: config.gateway_url.clone(),
-                    path,
+                    gateway: config.gateway_url.to_string(),
+                    path: *path,
                     device_id: device_id.clone(),
                     store_kind: store.kind(),
                     store_location: store.location(),
@@ -322,16 +248,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let mut opts = NodeOptions::new(config.gateway_url.clone(), config.display_name.clone());
+    let mut opts = node.session_options();
     opts.dial_url = dial_url;
-    opts.token = config.token.clone();
-    opts.password = config.password.clone();
-    opts.instance_id = config.instance_id.clone();
-    opts.model_identifier = Some(openclaw_capability_device::model_identifier());
-    opts.path_env = Some(openclaw_capability_system::node_path());
-    opts.tls = tls;
     opts.metrics = metrics;
-    opts.host_stats_dir = config.host_stats.then(|| config.state_dir.clone());
     opts.max_invocations = args.max_invocations;
     opts.exit_after_idle = args.exit_after_idle;
 
@@ -346,9 +265,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     spawn_signal_handler(shutdown.clone(), signal.clone())?;
     let result = run_node(
         opts,
-        identity,
+        identity.clone(),
         store.clone(),
-        registry,
+        registry.clone(),
         state_tx,
         shutdown.clone(),
     )
@@ -378,7 +297,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("openclaw-node: {e}");
-            Ok(ExitCode::from(e.exit_code()))
+            Ok(ExitCode::from(exit::for_session(&e)))
         }
     }
 }

@@ -67,7 +67,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 "running": false,
                 "state": "not running",
                 "stateDir": config.state_dir,
-                "gateway": config.gateway_url,
+                "gateway": config.gateway_url.as_str(),
                 "deviceId": device,
                 "credentialStore": store.as_ref().map(|s| s.kind()),
             });

@@ -497,7 +497,7 @@ mod tests {
         );
         assert!(text.contains("EnvironmentFile=-/home/ada/.config/openclaw-node/service.env"));
         assert!(text.contains("Restart=on-failure"));
-        assert!(text.contains("RestartPreventExitStatus=78"));
+        assert!(text.contains("\nRestartPreventExitStatus=78 2\n"), "{text}");
         assert!(text.contains("After=network-online.target"));
         assert!(text.contains("WantedBy=default.target"));
         assert!(!text.contains("User="));

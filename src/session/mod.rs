@@ -6,7 +6,8 @@
 //! The loop publishes a [`SessionState`] on a `watch` channel (read by `status`, `pair`,
 //! the demo and the tests instead of sleeping) and ends only when the caller's shutdown
 //! token fires, a one-shot limit is reached, or the gateway refuses the node in a way no
-//! retry can fix ([`SessionError`], exit code 78).
+//! retry can fix ([`SessionError`]; `crate::exit::for_session` gives its exit code). It reads
+//! no environment: every setting comes in [`NodeOptions`].
 
 pub mod backoff;
 mod connection;
@@ -57,6 +58,9 @@ pub struct NodeOptions {
     pub challenge_timeout: Duration,
     /// How long in-flight calls may finish after shutdown is requested.
     pub shutdown_grace: Duration,
+    /// Plaintext `ws://` may go to any DNS name (`OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1`,
+    /// read by the caller from its environment lookup, `--env-file` included).
+    pub allow_insecure_private_ws: bool,
     /// TLS client config for `wss://` (a pinned one, or `None` for native roots).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Counters for `status --metrics`.
@@ -88,6 +92,7 @@ impl NodeOptions {
             pairing_retry_interval: Duration::from_secs(10),
             challenge_timeout: crate::protocol::CHALLENGE_TIMEOUT,
             shutdown_grace: Duration::from_secs(5),
+            allow_insecure_private_ws: false,
             tls: None,
             metrics: Arc::new(Metrics::default()),
             host_stats_dir: None,
@@ -217,18 +222,6 @@ impl SessionError {
     pub fn is_fatal(&self) -> bool {
         true
     }
-
-    /// The process exit code for this failure.
-    pub fn exit_code(&self) -> u8 {
-        use crate::cli::exit;
-        match self {
-            SessionError::AuthRejected { .. }
-            | SessionError::DeviceTokenRevoked { .. }
-            | SessionError::PairingRejected { .. } => exit::AUTH,
-            SessionError::Config(_) => exit::USAGE,
-            SessionError::Credentials(_) => exit::FAILURE,
-        }
-    }
 }
 
 /// What one connection attempt came to.
@@ -288,9 +281,7 @@ pub async fn run_node(
     let dial =
         crate::transport::normalize_url(opts.dial_url.as_deref().unwrap_or(&opts.gateway_url))
             .map_err(|e| SessionError::Config(e.to_string()))?;
-    let allow_insecure =
-        std::env::var(crate::config::env::ALLOW_INSECURE_PRIVATE_WS).is_ok_and(|v| v == "1");
-    crate::transport::path::check_plaintext(&dial, allow_insecure)
+    crate::transport::path::check_plaintext(&dial, opts.allow_insecure_private_ws)
         .map_err(|e| SessionError::Config(e.to_string()))?;
     let mut ctx = connection::Context::new(opts, identity, store, registry, dial);
     let mut backoff = Backoff::new(ctx.opts.backoff.clone());

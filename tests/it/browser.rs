@@ -116,7 +116,10 @@ async fn rig(settings: BrowserSettings) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
     let caps: Vec<Arc<dyn Capability>> = vec![Arc::new(cap.clone())];
-    let mut node = TestNode::start_caps(&gw.url, Some(TOKEN), dir, store, |_| {}, caps);
+    let mut node = TestNode::builder(&gw.url)
+        .state(dir, store)
+        .caps(caps)
+        .start();
     pair(&gw, &mut node, &op).await;
     Rig {
         _gw: gw,

@@ -33,8 +33,12 @@ async fn no_camera_means_no_camera_cap_and_a_clear_error() {
     let op = gw.operator().await;
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
-    let caps: Vec<Arc<dyn Capability>> = vec![Arc::new(cap.clone()), Arc::new(TestCapability)];
-    let mut node = TestNode::start_caps(&gw.url, Some(TOKEN), dir, store, |_| {}, caps);
+    let caps: Vec<Arc<dyn Capability>> =
+        vec![Arc::new(cap.clone()), Arc::new(TestCapability::default())];
+    let mut node = TestNode::builder(&gw.url)
+        .state(dir, store)
+        .caps(caps)
+        .start();
     pair(&gw, &mut node, &op).await;
     let listed = op.node_list().await.unwrap();
     let me = listed

@@ -1,8 +1,6 @@
 //! A real node in-process against the embedded gateway: pairing, invoke, timeouts,
 //! reconnects, restarts, refusals.
 
-use std::sync::atomic::Ordering;
-
 use openclaw_node::operator::OperatorError;
 use openclaw_node::session::{ApprovalKind, SessionState};
 use serde_json::json;
@@ -20,7 +18,7 @@ fn gateway_error(e: OperatorError) -> openclaw_node::protocol::ErrorShape {
 async fn pairs_with_both_approvals_then_serves_system_which() {
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_for("the node to wait for device approval", |s| {
         matches!(
             s,
@@ -60,9 +58,8 @@ async fn pairs_with_both_approvals_then_serves_system_which() {
 async fn invoke_timeout_reaches_the_operator_and_cancels_the_call_on_the_node() {
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
-    let before = CANCELLED_SLEEPS.load(Ordering::SeqCst);
     let err = op
         .node_invoke(
             &node.node_id,
@@ -81,7 +78,7 @@ async fn invoke_timeout_reaches_the_operator_and_cancels_the_call_on_the_node() 
         "TIMEOUT"
     );
     eventually("the node to cancel the timed-out call", || async {
-        (CANCELLED_SLEEPS.load(Ordering::SeqCst) > before).then_some(())
+        (node.test_capability().cancelled_sleeps() == 1).then_some(())
     })
     .await;
     // The node keeps serving.
@@ -95,7 +92,7 @@ async fn invoke_timeout_reaches_the_operator_and_cancels_the_call_on_the_node() 
 #[tokio::test]
 async fn reconnects_after_the_gateway_drops_every_connection() {
     let gw = TestGateway::start_auto_approve().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     gw.handle().drop_all_connections();
     node.wait_for("the node to notice the drop", |s| {
@@ -120,7 +117,7 @@ async fn reconnects_after_the_gateway_drops_every_connection() {
 async fn pairing_survives_a_gateway_restart_without_reapproval() {
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     pair(&gw, &mut node, &op).await;
     drop(op);
     let addr = gw.handle().local_addr();
@@ -146,7 +143,7 @@ async fn pairing_survives_a_gateway_restart_without_reapproval() {
 async fn undeclared_command_is_refused_by_the_gateway() {
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     let shape = gateway_error(
         op.node_invoke(&node.node_id, "system.nope", json!({}), Some(2000))
@@ -164,7 +161,7 @@ async fn undeclared_command_is_refused_by_the_gateway() {
 async fn params_of_the_wrong_type_are_invalid_request_from_the_node() {
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     let shape = gateway_error(
         op.node_invoke(
@@ -193,7 +190,7 @@ async fn params_of_the_wrong_type_are_invalid_request_from_the_node() {
 async fn invoking_an_offline_node_is_not_connected() {
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     let id = node.node_id.clone();
     node.stop().await.unwrap();
@@ -213,10 +210,13 @@ async fn invoking_an_offline_node_is_not_connected() {
 #[tokio::test]
 async fn wrong_shared_token_is_fatal_with_the_auth_exit_code() {
     let gw = TestGateway::start_auto_approve().await;
-    let node = TestNode::start_with(&gw.url, Some("wrong-token"), |_| {});
+    let node = TestNode::builder(&gw.url).token("wrong-token").start();
     let err = node.join().await.unwrap_err();
     assert!(err.is_fatal(), "{err}");
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
     assert!(
         !err.to_string().contains("wrong-token"),
         "the error leaks the token: {err}"
@@ -226,7 +226,7 @@ async fn wrong_shared_token_is_fatal_with_the_auth_exit_code() {
 #[tokio::test]
 async fn graceful_shutdown_returns_shutdown() {
     let gw = TestGateway::start_auto_approve().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     let exit = node.stop().await.unwrap();
     assert!(matches!(exit, openclaw_node::session::NodeExit::Shutdown));

@@ -83,7 +83,7 @@ fn invoke(node_id: &str, id: &str, command: &str, params: Value) -> String {
 async fn connect_is_a_signed_closed_node_hello() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start(&url);
+    let mut node = TestNode::builder(&url).start();
     let (_ws, p) = accept_node(&listener, 30_000).await;
     assert_eq!((p.min_protocol, p.max_protocol), (3, 4));
     assert_eq!(p.client.id, "node-host");
@@ -126,7 +126,7 @@ async fn connect_is_a_signed_closed_node_hello() {
 async fn unknown_commands_are_unavailable_and_foreign_invokes_ignored() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start(&url);
+    let mut node = TestNode::builder(&url).start();
     let (mut ws, _) = accept_node(&listener, 30_000).await;
     node.wait_ready().await;
     let other = "f".repeat(64);
@@ -174,7 +174,7 @@ async fn unknown_commands_are_unavailable_and_foreign_invokes_ignored() {
 async fn a_cancelled_call_sends_no_result() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start(&url);
+    let mut node = TestNode::builder(&url).start();
     let (mut ws, _) = accept_node(&listener, 30_000).await;
     node.wait_ready().await;
     ws.send(Message::text(invoke(
@@ -211,7 +211,7 @@ async fn a_cancelled_call_sends_no_result() {
 async fn a_silent_gateway_is_detected_by_the_tick_watchdog() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start(&url);
+    let mut node = TestNode::builder(&url).start();
     // Tick 1 s and then silence: the node gives up after 2 s and dials again.
     let (_silent, _) = accept_node(&listener, 1_000).await;
     node.wait_ready().await;
@@ -225,7 +225,7 @@ async fn a_silent_gateway_is_detected_by_the_tick_watchdog() {
 async fn the_device_token_from_hello_is_kept_and_presented_next_time() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start_with(&url, None, |_| {});
+    let mut node = TestNode::builder(&url).no_token().start();
     let (ws, first) = accept_node(&listener, 30_000).await;
     assert!(
         first.auth.is_none(),
@@ -244,10 +244,12 @@ async fn the_device_token_from_hello_is_kept_and_presented_next_time() {
 async fn host_stats_arrive_on_connect_and_on_the_interval_and_a_refusal_breaks_nothing() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start_with(&url, Some(TOKEN), |o| {
-        o.host_stats_dir = Some(std::env::temp_dir());
-        o.host_stats_interval = Duration::from_millis(300);
-    });
+    let mut node = TestNode::builder(&url)
+        .options(|o| {
+            o.host_stats_dir = Some(std::env::temp_dir());
+            o.host_stats_interval = Duration::from_millis(300);
+        })
+        .start();
     let (mut ws, _) = accept_node(&listener, 30_000).await;
     node.wait_ready().await;
     let mut samples = Vec::new();

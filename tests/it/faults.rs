@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use openclaw_node::session::SessionState;
 use serde_json::json;
 
-use crate::fault_proxy::FaultProxy;
 use crate::helpers::*;
-use crate::process_faults::processes_with;
 
 /// The gateway's tick. The node never watches a tick shorter than 1 s (a hostile or broken
 /// gateway could otherwise make it reconnect in a loop), so tests use exactly that.
@@ -24,7 +22,7 @@ async fn a_blackholed_link_is_detected_within_two_ticks_and_the_node_comes_back(
     let gw = TestGateway::start_with(|c| c.tick_interval = TICK).await;
     let op = gw.operator().await;
     let proxy = FaultProxy::start(&gw.url).await;
-    let mut node = TestNode::start(&proxy.url);
+    let mut node = TestNode::builder(&proxy.url).start();
     pair(&gw, &mut node, &op).await;
 
     proxy.faults.blackhole.store(true, Ordering::SeqCst);
@@ -52,7 +50,7 @@ async fn cuts_while_calls_are_in_flight_lose_nothing_and_mix_nothing_up() {
     let gw = TestGateway::start_with(|c| c.tick_interval = TICK).await;
     let op = Arc::new(gw.operator().await);
     let proxy = FaultProxy::start(&gw.url).await;
-    let mut node = TestNode::start(&proxy.url);
+    let mut node = TestNode::builder(&proxy.url).start();
     pair(&gw, &mut node, &op).await;
     let node_id = node.node_id.clone();
 
@@ -117,7 +115,7 @@ async fn a_slow_link_is_tolerated_without_reconnects() {
     let gw = TestGateway::start_with(|c| c.tick_interval = TICK).await;
     let op = Arc::new(gw.operator().await);
     let proxy = FaultProxy::start(&gw.url).await;
-    let mut node = TestNode::start(&proxy.url);
+    let mut node = TestNode::builder(&proxy.url).start();
     pair(&gw, &mut node, &op).await;
     let before = proxy.accepted();
     let left_ready = Arc::new(AtomicBool::new(false));
@@ -169,7 +167,7 @@ async fn frames_cut_in_the_middle_lose_nothing() {
     let gw = TestGateway::start_with(|c| c.tick_interval = TICK).await;
     let op = gw.operator().await;
     let proxy = FaultProxy::start(&gw.url).await;
-    let mut node = TestNode::start(&proxy.url);
+    let mut node = TestNode::builder(&proxy.url).start();
     pair(&gw, &mut node, &op).await;
     let (mut ok, mut failed) = (0, 0);
     let first = proxy.accepted();
@@ -214,9 +212,11 @@ async fn frames_cut_in_the_middle_lose_nothing() {
 async fn a_flapping_link_does_not_make_the_node_spin() {
     let gw = TestGateway::start_auto_approve().await;
     let proxy = FaultProxy::start(&gw.url).await;
-    let mut node = TestNode::start_with(&proxy.url, Some(TOKEN), |o| {
-        o.backoff = openclaw_node::session::BackoffPolicy::default();
-    });
+    let mut node = TestNode::builder(&proxy.url)
+        .options(|o| {
+            o.backoff = openclaw_node::session::BackoffPolicy::default();
+        })
+        .start();
     node.wait_ready().await;
     let start = proxy.accepted();
     let faults = proxy.faults.clone();
@@ -242,7 +242,7 @@ async fn a_flapping_link_does_not_make_the_node_spin() {
 async fn a_gateway_restart_mid_invoke_ends_the_call_once_and_kills_its_command() {
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start_exec_full(&gw.url);
+    let mut node = TestNode::builder(&gw.url).exec_full().start();
     pair(&gw, &mut node, &op).await;
     // In the command line of both the shell and its `sleep`.
     let marker = format!("30.{}", std::process::id());

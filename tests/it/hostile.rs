@@ -11,7 +11,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::handshake::{Ws, node_connect, open};
 use crate::helpers::*;
 
 /// A raw operator socket past its hello-ok.
@@ -102,7 +101,7 @@ async fn silent_sockets_and_a_slowloris_do_not_stop_the_gateway() {
         started.elapsed()
     });
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     let reply = op
         .node_invoke(&node.node_id, "test.echo", json!({"value": 1}), Some(5000))
@@ -123,7 +122,7 @@ async fn silent_sockets_and_a_slowloris_do_not_stop_the_gateway() {
 async fn garbage_after_hello_is_ignored_by_the_gateway() {
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     // A raw operator socket that sends garbage after a valid hello.
     let mut ws = operator_socket(&gw.url).await;
@@ -171,7 +170,7 @@ async fn garbage_after_hello_is_ignored_by_the_gateway() {
 async fn a_gateway_sending_garbage_does_not_stop_the_node() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start(&url);
+    let mut node = TestNode::builder(&url).start();
     let mut ws = fake_hello(&listener).await;
     node.wait_ready().await;
     for frame in [
@@ -339,7 +338,7 @@ async fn hostile_node_frames_get_precise_answers() {
 async fn a_frame_over_the_payload_limit_closes_1009_and_the_gateway_keeps_serving() {
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;
-    let mut node = TestNode::start(&gw.url);
+    let mut node = TestNode::builder(&gw.url).start();
     node.wait_ready().await;
     let mut ws = operator_socket(&gw.url).await;
     let huge = format!(
@@ -395,7 +394,7 @@ async fn a_duplicated_invoke_runs_once_and_is_answered_once() {
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let ran = dir.path().join("ran");
-    let mut node = TestNode::start_exec_full(&url);
+    let mut node = TestNode::builder(&url).exec_full().start();
     let mut ws = fake_hello(&listener).await;
     node.wait_ready().await;
     let script = format!("echo ran >> '{}'; sleep 1", ran.display());
@@ -434,7 +433,7 @@ async fn a_duplicated_invoke_runs_once_and_is_answered_once() {
 async fn an_oversized_frame_from_the_gateway_makes_the_node_reconnect() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    let mut node = TestNode::start(&url);
+    let mut node = TestNode::builder(&url).start();
     let mut ws = fake_hello(&listener).await;
     node.wait_ready().await;
     let huge = format!(

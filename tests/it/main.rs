@@ -16,7 +16,6 @@ mod ci_runner;
 mod doctor;
 mod e2e;
 mod fake_gateway;
-mod fault_proxy;
 mod faults;
 mod fuzz_corpus;
 mod handshake;
@@ -28,6 +27,7 @@ mod real_gateway;
 #[cfg(feature = "screen")]
 mod screen;
 mod secrets;
+mod settings;
 mod ssh_tunnel;
 #[cfg(feature = "screen")]
 mod xvfb;

@@ -12,9 +12,10 @@ use crate::helpers::*;
 
 fn bootstrap_node(url: &str, code: &str) -> TestNode {
     let setup = parse_setup_code(code).unwrap();
-    TestNode::start_with(url, None, |o| {
-        o.bootstrap_token = Some(setup.bootstrap_token.clone())
-    })
+    TestNode::builder(url)
+        .no_token()
+        .options(|o| o.bootstrap_token = Some(setup.bootstrap_token.clone()))
+        .start()
 }
 
 #[tokio::test]
@@ -68,7 +69,11 @@ async fn a_setup_code_pairs_through_both_approvals_once() {
     // The code was used once: another device cannot use it.
     let other = bootstrap_node(&gw.url, &code);
     let err = other.join().await.unwrap_err();
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH, "{err}");
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH,
+        "{err}"
+    );
     assert!(
         err.to_string().contains("AUTH_BOOTSTRAP_TOKEN_INVALID"),
         "{err}"
@@ -100,9 +105,10 @@ async fn an_expired_setup_code_is_refused() {
         .unwrap();
         doc["bootstrapToken"].as_str().unwrap().to_string()
     };
-    let node = TestNode::start_with(&gw.url, None, |o| {
-        o.bootstrap_token = Some(openclaw_node::secret::Secret::new(raw))
-    });
+    let node = TestNode::builder(&gw.url)
+        .no_token()
+        .options(|o| o.bootstrap_token = Some(openclaw_node::secret::Secret::new(raw)))
+        .start();
     let err = node.join().await.unwrap_err();
     assert!(
         err.to_string().contains("AUTH_BOOTSTRAP_TOKEN_INVALID"),
@@ -114,13 +120,16 @@ async fn an_expired_setup_code_is_refused() {
 async fn a_rejected_request_stops_the_node_with_the_auth_exit_code() {
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
-    let node = TestNode::start(&gw.url);
+    let node = TestNode::builder(&gw.url).start();
     let id = node.node_id.clone();
     let req = device_request(&op, &id).await;
     op.device_pair_reject(&req).await.unwrap();
     let err = node.join().await.unwrap_err();
     assert!(matches!(err, SessionError::PairingRejected { .. }), "{err}");
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
 }
 
 #[tokio::test]
@@ -128,20 +137,30 @@ async fn a_revoked_device_stops_with_the_mismatch_explanation_instead_of_looping
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
     let code = gw.handle().mint_setup_code(&gw.url);
-    let mut node = bootstrap_node(&gw.url, &code);
+    // Through a proxy that counts the node's dials.
+    let proxy = FaultProxy::start(&gw.url).await;
+    let mut node = bootstrap_node(&proxy.url, &code);
     let id = node.node_id.clone();
     let req = device_request(&op, &id).await;
     op.device_pair_approve(&req).await.unwrap();
     node.wait_ready().await;
+    let dials_before = proxy.accepted();
     op.device_pair_remove(&id).await.unwrap();
-    let started = std::time::Instant::now();
     let err = node.join().await.unwrap_err();
     assert!(
         matches!(err, SessionError::DeviceTokenRevoked { .. }),
         "{err}"
     );
     assert!(err.to_string().contains("Pair again"), "{err}");
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
-    // It stopped instead of retrying with backoff for ever.
-    assert!(started.elapsed() < WAIT);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
+    // It stopped at the first refusal of its device token instead of retrying with
+    // backoff: one dial after the removal (the reconnect the gateway refused), no more.
+    assert_eq!(
+        proxy.accepted() - dials_before,
+        1,
+        "dials after the removal"
+    );
 }

@@ -14,21 +14,6 @@ use crate::helpers::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_openclaw-node");
 
-/// Pids of live processes whose command line contains `needle` (zombies have none).
-pub(crate) fn processes_with(needle: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 /// `openclaw-node run` on `state` with the file store and `security = "full"`; its
 /// stderr goes to `log`.
 fn spawn_node(gw_url: &str, state: &Path, config: &Path, log: &Path) -> tokio::process::Child {
@@ -234,7 +219,7 @@ async fn a_full_disk_fails_credential_writes_safely() {
     let gw = TestGateway::start().await;
     let op = gw.operator().await;
     let tmp = tempfile::tempdir().unwrap();
-    let mut node = TestNode::start_in(&gw.url, Some(TOKEN), tmp, store.clone(), |_| {});
+    let mut node = TestNode::builder(&gw.url).state(tmp, store.clone()).start();
     assert_eq!(node.node_id, identity.device_id());
     pair(&gw, &mut node, &op).await;
     let reply = op

@@ -120,11 +120,14 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
     real(&["start"]).await;
     let (url, token) = real_env().await;
     let name = format!("rust-it-{}", std::process::id());
-    let mut node = TestNode::start_with(&url, Some(&token), |o| {
-        o.display_name = name.clone();
-        o.host_stats_dir = Some(std::env::temp_dir());
-        o.path_env = Some(openclaw_capability_system::node_path());
-    });
+    let mut node = TestNode::builder(&url)
+        .token(&token)
+        .options(|o| {
+            o.display_name = name.clone();
+            o.host_stats_dir = Some(std::env::temp_dir());
+            o.path_env = Some(openclaw_capability_system::node_path());
+        })
+        .start();
     let id = node.node_id.clone();
 
     // Both approvals (the device is paired silently on loopback; the command surface
@@ -259,14 +262,12 @@ async fn real_gateway_system_run_matches_the_reference_node_host() {
             dir.path(),
         ));
     // The reference node's default policy is security=full; compare like with like.
-    let mut node = TestNode::start_full(
-        &url,
-        Some(&token),
-        dir,
-        store,
-        |o| o.display_name = name.clone(),
-        |r| r.security = openclaw_capability_system::approvals::Security::Full,
-    );
+    let mut node = TestNode::builder(&url)
+        .token(&token)
+        .state(dir, store)
+        .options(|o| o.display_name = name.clone())
+        .exec_full()
+        .start();
     let ours = node.node_id.clone();
     let theirs = eventually_for(
         REAL_WAIT,
@@ -338,10 +339,13 @@ async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
     assert_eq!(setup.url, url);
     let name = format!("rust-pair-{}", std::process::id());
     // Only the setup code: no shared token.
-    let mut node = TestNode::start_with(&setup.url, None, |o| {
-        o.display_name = name.clone();
-        o.bootstrap_token = Some(setup.bootstrap_token.clone());
-    });
+    let mut node = TestNode::builder(&setup.url)
+        .no_token()
+        .options(|o| {
+            o.display_name = name.clone();
+            o.bootstrap_token = Some(setup.bootstrap_token.clone());
+        })
+        .start();
     let id = node.node_id.clone();
     eventually_for(
         REAL_WAIT,
@@ -383,7 +387,10 @@ async fn real_gateway_setup_code_pairs_and_a_revoked_device_stops_the_node() {
         ),
         "{err}"
     );
-    assert_eq!(err.exit_code(), openclaw_node::cli::exit::AUTH);
+    assert_eq!(
+        openclaw_node::exit::for_session(&err),
+        openclaw_node::exit::AUTH
+    );
     real(&["stop"]).await;
 }
 
@@ -480,14 +487,12 @@ async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
     );
     let caps: Vec<std::sync::Arc<dyn openclaw_capability_api::Capability>> =
         vec![std::sync::Arc::new(cap)];
-    let mut node = TestNode::start_caps(
-        &url,
-        Some(&token),
-        dir,
-        store,
-        |o| o.display_name = name.clone(),
-        caps,
-    );
+    let mut node = TestNode::builder(&url)
+        .token(&token)
+        .state(dir, store)
+        .options(|o| o.display_name = name.clone())
+        .caps(caps)
+        .start();
     let ours = node.node_id.clone();
     let theirs = eventually_for(
         REAL_WAIT,
@@ -602,14 +607,12 @@ async fn real_gateway_relays_screen_snapshot() {
                 &xvfb.env(),
             ),
         )];
-    let mut node = TestNode::start_caps(
-        &url,
-        Some(&token),
-        dir,
-        store,
-        |o| o.display_name = name.clone(),
-        caps,
-    );
+    let mut node = TestNode::builder(&url)
+        .token(&token)
+        .state(dir, store)
+        .options(|o| o.display_name = name.clone())
+        .caps(caps)
+        .start();
     let ours = node.node_id.clone();
     let listed = eventually_for(
         REAL_WAIT,

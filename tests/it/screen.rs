@@ -83,8 +83,11 @@ async fn node_with(
     let op = gw.operator().await;
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
-    let caps: Vec<Arc<dyn Capability>> = vec![Arc::new(cap), Arc::new(TestCapability)];
-    let mut node = TestNode::start_caps(&gw.url, Some(TOKEN), dir, store, |_| {}, caps);
+    let caps: Vec<Arc<dyn Capability>> = vec![Arc::new(cap), Arc::new(TestCapability::default())];
+    let mut node = TestNode::builder(&gw.url)
+        .state(dir, store)
+        .caps(caps)
+        .start();
     pair(&gw, &mut node, &op).await;
     (gw, op, node)
 }

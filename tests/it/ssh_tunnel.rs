@@ -187,7 +187,9 @@ async fn a_node_session_runs_through_the_tunnel_and_survives_a_killed_ssh() {
     let mut tunnel = SshTunnel::start(sshd.spec(gw_port)).await.unwrap();
     assert!(tunnel.wait_up(WAIT).await, "{:?}", *tunnel.state.borrow());
     let dial = format!("ws://{}", tunnel.local_addr);
-    let mut node = TestNode::start_with(&gw.url, Some(TOKEN), |o| o.dial_url = Some(dial.clone()));
+    let mut node = TestNode::builder(&gw.url)
+        .options(|o| o.dial_url = Some(dial.clone()))
+        .start();
     node.wait_ready().await;
     let op = gw.operator().await;
     let listed = op.node_list().await.unwrap();

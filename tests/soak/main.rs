@@ -10,18 +10,14 @@
 //! OPENCLAW_SOAK_INVOCATIONS=100000 cargo test --release --test soak -- --nocapture
 //! ```
 
-#[allow(dead_code)]
-#[path = "../it/fault_proxy.rs"]
-mod fault_proxy;
-#[allow(dead_code)]
-#[path = "../it/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "../it/helpers/mod.rs"]
 mod helpers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fault_proxy::FaultProxy;
 use helpers::*;
 use openclaw_node::operator::OperatorClient;
 use openclaw_node::session::SessionState;
@@ -171,7 +167,7 @@ async fn soak_mixed_invocations_through_random_cuts() {
     let gw = TestGateway::start_with(|c| c.tick_interval = Duration::from_secs(1)).await;
     let op = Arc::new(gw.operator().await);
     let proxy = FaultProxy::start(&gw.url).await;
-    let mut node = TestNode::start_exec_full(&proxy.url);
+    let mut node = TestNode::builder(&proxy.url).exec_full().start();
     pair(&gw, &mut node, &op).await;
     let node_id = node.node_id.clone();
 

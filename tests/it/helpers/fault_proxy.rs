@@ -103,7 +103,13 @@ async fn pump(
         }
         let n = match read {
             Err(_) => continue,
-            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                // The sender closed: deliver what it sent before (a refusal, a close
+                // frame), then close, as a TCP path would.
+                drop(tx);
+                let _ = writer.await;
+                return;
+            }
             Ok(Ok(n)) => n,
         };
         if faults.blackhole.load(Ordering::SeqCst) {

@@ -1,0 +1,68 @@
+//! Shared helpers, the only thing test modules import from (`use crate::helpers::*`):
+//! [`TestGateway`] (embedded gateway on 127.0.0.1:0, stopped on drop), [`TestNode`] (a real
+//! node in-process with a temp state dir and short intervals, built with
+//! [`TestNode::builder`]), [`TestCapability`] (controllable commands with a per-instance
+//! cancel counter), operator-side waits, raw-protocol clients, the [`FaultProxy`], process
+//! inspection, and `within`/`eventually` (a global timeout for every wait).
+
+mod capability;
+mod fault_proxy;
+mod gateway;
+mod node;
+mod operator;
+mod process;
+mod raw;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use capability::*;
+pub use fault_proxy::*;
+pub use gateway::*;
+pub use node::*;
+pub use operator::*;
+pub use process::*;
+pub use raw::*;
+
+/// The shared token every test gateway uses.
+pub const TOKEN: &str = "it-shared-token";
+/// The longest any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Awaits `fut`, failing the test after [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// Polls `probe` until it yields `Some`, with the global timeout.
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_for(WAIT, what, probe).await
+}
+
+/// Polls `probe` until it yields `Some`, failing after `limit` (the real Gateway's CLI
+/// takes seconds per call, so its tests wait longer).
+pub async fn eventually_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let polled = async {
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    };
+    match tokio::time::timeout(limit, polled).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
