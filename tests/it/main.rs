@@ -29,5 +29,3 @@ mod screen;
 mod secrets;
 mod settings;
 mod ssh_tunnel;
-#[cfg(feature = "screen")]
-mod xvfb;

@@ -590,7 +590,7 @@ async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
 #[tokio::test]
 #[ignore = "needs the real Gateway and Xvfb: scripts/test"]
 async fn real_gateway_relays_screen_snapshot() {
-    let xvfb = crate::xvfb::Xvfb::start();
+    let xvfb = Xvfb::start();
     let _guard = REAL.lock().await;
     real(&["start"]).await;
     let (url, token) = real_env().await;

@@ -15,7 +15,6 @@ use openclaw_node::operator::{OperatorClient, OperatorError};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::xvfb::Xvfb;
 
 /// The test pattern: left half red; right half blue above, green below.
 fn pattern_pixel(x: u32, y: u32, w: u32, h: u32) -> [u8; 4] {

@@ -3,7 +3,7 @@
 //! node in-process with a temp state dir and short intervals, built with
 //! [`TestNode::builder`]), [`TestCapability`] (controllable commands with a per-instance
 //! cancel counter), operator-side waits, raw-protocol clients, the [`FaultProxy`], process
-//! inspection, and `within`/`eventually` (a global timeout for every wait).
+//! inspection, a private Xvfb per screen test, and `within`/`eventually` (a global timeout for every wait).
 
 mod capability;
 mod fault_proxy;
@@ -12,6 +12,8 @@ mod node;
 mod operator;
 mod process;
 mod raw;
+#[cfg(feature = "screen")]
+mod xvfb;
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,6 +25,8 @@ pub use node::*;
 pub use operator::*;
 pub use process::*;
 pub use raw::*;
+#[cfg(feature = "screen")]
+pub use xvfb::*;
 
 /// The shared token every test gateway uses.
 pub const TOKEN: &str = "it-shared-token";
