@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use openclaw_capability_api::process::pids_with_marker;
 use openclaw_capability_api::{CallContext, Command, ErrorCode, EventSink, ProgressSink};
 use openclaw_capability_system::approvals::{ApprovalsDoc, ApprovalsStore};
-use openclaw_capability_system::run::process::pids_with_marker;
 use openclaw_capability_system::run::{RunConfig, RunParams, SystemRun};
 use openclaw_capability_system::{approvals::Security, node_path};
 use tokio::sync::mpsc;
