@@ -68,9 +68,16 @@ pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) 
     } else {
         (None, None)
     };
-    let reader = std::thread::spawn({
+    // Resolves when the reader thread ends (its sender is dropped with it). Waited on
+    // with a timeout rather than joined: a process that escaped every kill and still holds
+    // the terminal must not hold up the call, nor the runtime's shutdown.
+    let (reader_done, reader_ended) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn({
         let capture = capture.clone();
-        move || drain(reader, &capture, chunks)
+        move || {
+            drain(reader, &capture, chunks);
+            drop(reader_done);
+        }
     });
     let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -84,11 +91,7 @@ pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) 
     };
     let ended = supervise(exit, &tree, &spec, &capture, &cancel, &progress).await;
     drop(pty.master);
-    let _ = tokio::time::timeout(
-        READER_DRAIN,
-        tokio::task::spawn_blocking(move || reader.join()),
-    )
-    .await;
+    let _ = tokio::time::timeout(READER_DRAIN, reader_ended).await;
     if let Some(f) = forwarder {
         let _ = tokio::time::timeout(READER_DRAIN, f).await;
     }
