@@ -50,6 +50,7 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;

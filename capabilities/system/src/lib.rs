@@ -14,6 +14,9 @@ use openclaw_capability_api::{Capability, Handler, erase};
 
 pub mod approvals;
 pub mod env;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod run;
 pub mod which;
 

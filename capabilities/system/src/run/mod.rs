@@ -135,7 +135,7 @@ pub struct RunResult {
 }
 
 /// Canonical command text: words joined by spaces, empty or spaced words quoted.
-pub fn command_text(argv: &[String]) -> String {
+pub(crate) fn command_text(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
             if a.is_empty() {
@@ -157,7 +157,7 @@ fn invalid(m: impl Into<String>) -> CapabilityError {
 /// The checks of run and prepare that need no file system: an argv whose first word is not
 /// blank, and a `rawCommand` that matches it (its canonical text or its shell payload).
 /// Returns the argv and its analysis.
-pub fn validate_command(
+pub(crate) fn validate_command(
     command: Option<Vec<String>>,
     raw: Option<&str>,
 ) -> Result<(Vec<String>, Analysis), CapabilityError> {
