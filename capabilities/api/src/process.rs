@@ -1,7 +1,7 @@
 //! Looking at other processes, for the capabilities that start process trees and must
 //! leave none behind (`system.run`, the browser): who is alive, who is whose child, who is
 //! in a process group, and whose command line names something. One table of processes
-//! comes from the platform ([`procfs`] reads `/proc` on Linux, [`ps`] asks `ps(1)`
+//! comes from the platform (`procfs` reads `/proc` on Linux, `ps` asks `ps(1)`
 //! elsewhere, which is how macOS answers); everything here is built on that table.
 //!
 //! This module only looks. Sending signals is the caller's business (through `nix`), and

@@ -1,5 +1,5 @@
 //! Local exec approvals: the document and its store ([`doc`]), command analysis
-//! ([`analysis`]) and the decision ([`policy`]). Pure except for reading the store and
+//! (`analysis`) and the decision ([`policy`]). Pure except for reading the store and
 //! resolving executables on disk.
 
 pub(crate) mod analysis;

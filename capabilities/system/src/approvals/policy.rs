@@ -79,11 +79,11 @@ pub struct Resolved {
     pub path: PathBuf,
     /// Its real path (symlinks resolved): what is trusted and what runs.
     pub real: PathBuf,
-    /// Whether argv[0] had a path separator.
+    /// Whether `argv[0]` had a path separator.
     pub had_separator: bool,
 }
 
-/// Resolves argv[0] against `cwd` (with a separator) or `path_env`.
+/// Resolves `argv[0]` against `cwd` (with a separator) or `path_env`.
 pub fn resolve_executable(word: &str, cwd: &Path, path_env: &str) -> Option<Resolved> {
     use std::os::unix::fs::PermissionsExt as _;
     let runnable = |p: &Path| {

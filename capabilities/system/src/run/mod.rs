@@ -1,11 +1,11 @@
 //! `system.run`, `system.run.prepare`, `system.execApprovals.get` and `.set` (spec
 //! commands.md §3, §4, §6). `system.run` validates, sanitises the environment, asks the
-//! exec-approvals policy, runs the command ([`pipes`], or [`pty`] on request), emits
+//! exec-approvals policy, runs the command (`pipes`, or `pty` on request), emits
 //! `exec.finished` or `exec.denied`, and returns the reference result shape.
 //!
 //! The two backends sit side by side and share everything but their I/O: a [`spec::Spec`]
-//! in and an [`spec::Outcome`] out, the capped [`capture`], the process [`tree`] with its
-//! kill and drop guard, and the wait/deadline/cancel/heartbeat loop in [`supervise`].
+//! in and an [`spec::Outcome`] out, the capped `capture`, the process `tree` with its
+//! kill and drop guard, and the wait/deadline/cancel/heartbeat loop in `supervise`.
 //! Neither imports the other; this module picks one ([`execute`]).
 
 mod capture;

@@ -1,5 +1,5 @@
 //! What `system.run` hands a backend and what it gets back: [`Spec`] in, [`Outcome`] out,
-//! the same for the pipe backend ([`super::pipes`]) and the PTY backend ([`super::pty`]).
+//! the same for the pipe backend (`pipes`) and the PTY backend (`pty`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ pub const TIMEOUT_EXIT_CODE: i32 = 124;
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// argv (argv[0] resolved or pinned by the caller).
+    /// argv (`argv[0]` resolved or pinned by the caller).
     pub argv: Vec<String>,
     /// Working directory.
     pub cwd: PathBuf,
