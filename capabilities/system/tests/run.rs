@@ -71,16 +71,18 @@ async fn reference_result_shape_for_output_exit_codes_and_stderr() {
 }
 
 /// A process tree that fights back: a leader and a child that ignore SIGTERM, a child that
-/// left the process group with `setsid`, and one under `nohup` (which ignores the SIGHUP a
-/// closing terminal sends). Each prints `pid <role> <pid>` from the process itself (`exec`
-/// keeps the pid), so the test knows exactly which processes must die.
+/// left the process group with `setsid`, one under `nohup` (which ignores the SIGHUP a
+/// closing terminal sends), and a grandchild that did both. Each prints `pid <role> <pid>`
+/// from the process itself (`exec` keeps the pid), so the test knows exactly which
+/// processes must die.
 const FIGHTING_TREE: &str = r#"trap '' TERM
 echo "pid leader $$"
 sh -c 'echo "pid trapper $$"; exec sleep 300' &
 setsid sh -c 'echo "pid setsid $$"; exec sleep 300' &
 sh -c 'echo "pid nohup $$"; exec nohup sleep 300 >/dev/null 2>&1' &
+sh -c 'setsid sh -c "echo pid grandchild \$\$; exec nohup sleep 300 >/dev/null 2>&1" & wait' &
 wait"#;
-const ROLES: [&str; 4] = ["leader", "trapper", "setsid", "nohup"];
+const ROLES: [&str; 5] = ["leader", "trapper", "setsid", "nohup", "grandchild"];
 /// How long anything in these tests may take to happen.
 const WAIT: Duration = Duration::from_secs(10);
 
