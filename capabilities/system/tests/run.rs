@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_capability_api::process::pids_with_marker;
 use openclaw_capability_api::{CallContext, Command, ErrorCode, EventSink, ProgressSink};
 use openclaw_capability_system::approvals::{ApprovalsDoc, ApprovalsStore};
 use openclaw_capability_system::run::{RunConfig, RunParams, RunResult, SystemRun};
@@ -24,16 +23,6 @@ fn params(argv: &[&str]) -> RunParams {
         command: Some(argv.iter().map(|s| s.to_string()).collect()),
         ..Default::default()
     }
-}
-
-async fn gone(marker: &str) -> bool {
-    for _ in 0..100 {
-        if pids_with_marker(marker).is_empty() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test]
@@ -221,16 +210,28 @@ async fn a_dropped_pty_call_leaves_no_process_behind() {
 #[tokio::test]
 async fn background_jobs_do_not_outlive_a_finished_command() {
     let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
     let run = SystemRun(config(dir.path(), Security::Full));
-    let r = run
-        .run(
-            params(&["sh", "-c", "sleep 315.1 & echo started"]),
-            CallContext::detached("t"),
-        )
-        .await
-        .unwrap();
+    // The command ends only once the job has written its pid, so the job did exist.
+    let script = "sh -c 'echo $$ > job.pid; exec sleep 300' & \
+                  while [ ! -s job.pid ]; do sleep 0.01; done; echo started";
+    let mut p = params(&["sh", "-c", script]);
+    p.cwd = Some(work.path().display().to_string());
+    let r = run.run(p, CallContext::detached("t")).await.unwrap();
     assert_eq!(r.stdout, "started\n");
-    assert!(gone("315.1").await);
+    let pid: i32 = std::fs::read_to_string(work.path().join("job.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while live_since(pid).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the background job {pid} outlived its command by {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
