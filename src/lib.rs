@@ -51,6 +51,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod exit;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;

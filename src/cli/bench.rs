@@ -58,7 +58,7 @@ pub struct Args {
 pub fn tree_rss(pid: u32) -> u64 {
     let root = pid as i32;
     let mut total = rss(root);
-    for child in openclaw_capability_system::run::process::descendants(root).keys() {
+    for child in openclaw_capability_api::process::descendants(root).keys() {
         total += rss(*child);
     }
     total

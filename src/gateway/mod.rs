@@ -30,6 +30,7 @@ use crate::protocol::{ErrorShape, NodeInvokeResult};
 use crate::secret::Secret;
 
 /// The pure part of the handshake, for the fuzz targets (`crate::fuzzing`).
+#[cfg(feature = "fuzzing")]
 pub(crate) use conn::{Refusal, ValidConnect, validate_connect};
 
 /// How clients authenticate.

@@ -386,6 +386,8 @@ mod tests {
     }
 }
 
+pub mod process;
+
 /// Files that hold secrets or policy: created with mode 0600 at open time and replaced
 /// atomically, so a crash mid-write leaves the previous version intact.
 pub mod fs {

@@ -6,14 +6,16 @@
 //! Linux with a parent-death signal so a crashed node does not leave it running. Stopping
 //! signals the group, waits a grace period, kills what is left, then sweeps `/proc` for any
 //! process still naming the profile's user-data-dir. The same sweep runs before each
-//! launch, which cleans up after a node that was killed with `SIGKILL`.
-
-#![allow(unsafe_code)]
+//! launch, which cleans up after a node that was killed with `SIGKILL`. Signals go through
+//! `nix`; what is alive comes from `openclaw_capability_api::process`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use openclaw_capability_api::process;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -204,7 +206,7 @@ pub async fn launch(spec: &LaunchSpec) -> Result<Launched, String> {
             spec.user_data_dir.display()
         )
     })?;
-    sweep(&spec.user_data_dir, libc::SIGKILL);
+    sweep(&spec.user_data_dir, Signal::SIGKILL);
     // A lock left by a killed browser would make the new one hand off to a dead instance.
     for lock in ["SingletonLock", "SingletonSocket", "SingletonCookie"] {
         let _ = std::fs::remove_file(spec.user_data_dir.join(lock));
@@ -223,14 +225,13 @@ pub async fn launch(spec: &LaunchSpec) -> Result<Launched, String> {
         cmd.env_remove(var);
     }
     #[cfg(target_os = "linux")]
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // prctl(2), which is async-signal-safe; it touches no memory of the parent.
+    // `pre_exec` is the one unsafe call left: std cannot know what a closure run between
+    // fork and exec does. SAFETY: this one only calls prctl(2), which is
+    // async-signal-safe, and touches no memory of the parent.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }
     let mut child = cmd.spawn().map_err(|e| {
@@ -306,103 +307,46 @@ fn port_of(ws_url: &str) -> Option<u16> {
 /// Stops a browser: `SIGTERM` to its group, a grace period, `SIGKILL`, then the sweep.
 pub async fn kill_tree(pid: u32, user_data_dir: &Path) {
     if pid > 0 {
-        signal_group(pid, libc::SIGTERM);
+        signal_group(pid, Signal::SIGTERM);
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         while tokio::time::Instant::now() < deadline && group_alive(pid) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        signal_group(pid, libc::SIGKILL);
+        signal_group(pid, Signal::SIGKILL);
     }
-    sweep(user_data_dir, libc::SIGKILL);
+    sweep(user_data_dir, Signal::SIGKILL);
 }
 
 /// The synchronous last resort used on drop: `SIGKILL` to the group and the sweep.
 pub fn kill_tree_now(pid: u32, user_data_dir: &Path) {
     if pid > 0 {
-        signal_group(pid, libc::SIGKILL);
+        signal_group(pid, Signal::SIGKILL);
     }
-    sweep(user_data_dir, libc::SIGKILL);
+    sweep(user_data_dir, Signal::SIGKILL);
 }
 
-fn signal_group(pgid: u32, sig: libc::c_int) {
-    // SAFETY: kill(2) with a negative pid signals a process group; no memory is shared.
-    unsafe {
-        libc::kill(-(pgid as libc::pid_t), sig);
-    }
+fn signal_group(pgid: u32, sig: Signal) {
+    let _ = killpg(Pid::from_raw(pgid as i32), sig);
 }
 
 fn group_alive(pgid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission.
-    unsafe { libc::kill(-(pgid as libc::pid_t), 0) == 0 }
+    killpg(Pid::from_raw(pgid as i32), None).is_ok()
 }
 
-/// Pids of live processes whose command line names `user_data_dir` (Linux; empty
-/// elsewhere).
-pub fn processes_using(user_data_dir: &Path) -> Vec<u32> {
-    let needle = format!("--user-data-dir={}", user_data_dir.display());
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let me = std::process::id();
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|raw| names_arg(&raw, needle.as_bytes()))
-        })
-        .filter(|pid| !is_zombie(*pid))
-        .collect()
+/// Pids of live processes other than the node whose command line names `user_data_dir`.
+pub fn processes_using(user_data_dir: &Path) -> Vec<i32> {
+    process::pids_with_arg(&format!("--user-data-dir={}", user_data_dir.display()))
 }
 
-/// Whether a `/proc/<pid>/cmdline` holds `arg` as a whole argument. Chromium sometimes
-/// rewrites its command line as one space-separated string (seen with a session bus), so
-/// both NUL and space end an argument.
-fn names_arg(cmdline: &[u8], arg: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(i) = cmdline[from..].windows(arg.len()).position(|w| w == arg) {
-        let start = from + i;
-        let end = start + arg.len();
-        let starts = start == 0 || matches!(cmdline[start - 1], 0 | b' ');
-        let ends = end == cmdline.len() || matches!(cmdline[end], 0 | b' ');
-        if starts && ends {
-            return true;
-        }
-        from = start + 1;
-    }
-    false
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
-}
-
-fn sweep(user_data_dir: &Path, sig: libc::c_int) {
+fn sweep(user_data_dir: &Path, sig: Signal) {
     for pid in processes_using(user_data_dir) {
-        // SAFETY: as above; the pid was read from /proc a moment ago.
-        unsafe {
-            libc::kill(pid as libc::pid_t, sig);
-        }
+        let _ = kill(Pid::from_raw(pid), sig);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arguments_match_whole_with_nul_or_space_separators() {
-        let arg = b"--user-data-dir=/tmp/p";
-        assert!(names_arg(b"chromium\0--user-data-dir=/tmp/p\0--x", arg));
-        assert!(names_arg(b"chromium --user-data-dir=/tmp/p --x", arg));
-        assert!(names_arg(b"--user-data-dir=/tmp/p", arg));
-        assert!(!names_arg(b"chromium --user-data-dir=/tmp/p2", arg));
-        assert!(!names_arg(b"chromium x--user-data-dir=/tmp/p", arg));
-        assert!(!names_arg(b"", arg));
-    }
 
     #[test]
     fn devtools_line_is_parsed() {

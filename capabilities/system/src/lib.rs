@@ -1,6 +1,6 @@
 //! The `system` capability: `system.which`, `system.run` (pipes or a PTY),
 //! `system.run.prepare` and `system.execApprovals.get/set`, guarded by the local exec
-//! approvals policy ([`approvals`]) and the environment sanitiser ([`env`]).
+//! approvals policy ([`approvals`]) and the environment sanitiser ([`mod@env`]).
 //!
 //! Commands here take typed params and return typed results through
 //! `openclaw-capability-api`; they never see a frame. Policy decisions (the exec
@@ -14,6 +14,9 @@ use openclaw_capability_api::{Capability, Handler, erase};
 
 pub mod approvals;
 pub mod env;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod run;
 pub mod which;
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use openclaw_capability_api::{CallContext, Command, ErrorCode, EventSink, ProgressSink};
 use openclaw_capability_system::approvals::{ApprovalsDoc, ApprovalsStore};
-use openclaw_capability_system::run::process::pids_with_marker;
-use openclaw_capability_system::run::{RunConfig, RunParams, SystemRun};
+use openclaw_capability_system::run::{RunConfig, RunParams, RunResult, SystemRun};
 use openclaw_capability_system::{approvals::Security, node_path};
 use tokio::sync::mpsc;
 
@@ -24,16 +23,6 @@ fn params(argv: &[&str]) -> RunParams {
         command: Some(argv.iter().map(|s| s.to_string()).collect()),
         ..Default::default()
     }
-}
-
-async fn gone(marker: &str) -> bool {
-    for _ in 0..100 {
-        if pids_with_marker(marker).is_empty() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test]
@@ -70,49 +59,179 @@ async fn reference_result_shape_for_output_exit_codes_and_stderr() {
     assert!(r.error.is_some() && !r.success && r.exit_code.is_none());
 }
 
-#[tokio::test]
-async fn a_process_tree_that_traps_sigterm_is_gone_after_timeout_and_after_cancel() {
+/// A process tree that fights back: a leader and a child that ignore SIGTERM, a child that
+/// left the process group with `setsid`, one under `nohup` (which ignores the SIGHUP a
+/// closing terminal sends), and a grandchild that did both. Each prints `pid <role> <pid>`
+/// from the process itself (`exec` keeps the pid), so the test knows exactly which
+/// processes must die.
+const FIGHTING_TREE: &str = r#"trap '' TERM
+echo "pid leader $$"
+sh -c 'echo "pid trapper $$"; exec sleep 300' &
+setsid sh -c 'echo "pid setsid $$"; exec sleep 300' &
+sh -c 'echo "pid nohup $$"; exec nohup sleep 300 >/dev/null 2>&1' &
+sh -c 'setsid sh -c "echo pid grandchild \$\$; exec nohup sleep 300 >/dev/null 2>&1" & wait' &
+wait"#;
+const ROLES: [&str; 5] = ["leader", "trapper", "setsid", "nohup", "grandchild"];
+/// How long anything in these tests may take to happen.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// How a call is made to end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Timeout,
+    Cancel,
+    /// The call's future is dropped mid-run (a caller that went away).
+    Drop,
+}
+
+/// The start time of a live process, read from `/proc` directly (not through the code
+/// under test); `None` once it is gone or a zombie.
+fn live_since(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    (fields[0] != "Z").then(|| fields[19].to_string())
+}
+
+/// Runs [`FIGHTING_TREE`] (on a PTY or pipes), waits until every process of it has
+/// printed its pid and is seen alive, then ends the call as `end` says; returns the pids
+/// with their start times, and the result unless the call was dropped.
+async fn run_tree(pty: bool, end: End) -> (Vec<(&'static str, i32, String)>, Option<RunResult>) {
     let dir = tempfile::tempdir().unwrap();
     let run = SystemRun(config(dir.path(), Security::Full));
-    // A child that ignores TERM, a grandchild that ignores TERM, and one that escaped the
-    // process group with setsid.
-    let script = "trap '' TERM; (trap '' TERM; sleep 313.1) & setsid sleep 313.2 & sleep 313.3";
-    let mut p = params(&["sh", "-c", script]);
-    p.timeout_ms = Some(800);
-    let r = run.run(p, CallContext::detached("t")).await.unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut ctx = CallContext::detached("t");
+    ctx.progress = ProgressSink::new(tx);
+    let cancel = ctx.cancel.clone();
+    let mut p = params(&["sh", "-c", FIGHTING_TREE]);
+    p.pty = Some(pty);
+    if end == End::Timeout {
+        p.timeout_ms = Some(1500);
+    }
+    let mut call = Box::pin(run.run(p, ctx));
+    let give_up = tokio::time::sleep(WAIT);
+    tokio::pin!(give_up);
+    let mut text = String::new();
+    let mut seen: Vec<(&'static str, i32, String)> = Vec::new();
+    let result = loop {
+        tokio::select! {
+            r = &mut call => break Some(r.unwrap()),
+            Some(chunk) = rx.recv(), if seen.len() < ROLES.len() => {
+                text.push_str(&chunk);
+                for line in text.lines().filter(|l| l.starts_with("pid ")) {
+                    let mut words = line.split_whitespace().skip(1);
+                    let (Some(role), Some(pid)) = (words.next(), words.next()) else { continue };
+                    let (Some(role), Ok(pid)) = (ROLES.iter().find(|r| **r == role), pid.parse::<i32>()) else { continue };
+                    if seen.iter().all(|(r, _, _)| r != role) {
+                        let started = live_since(pid)
+                            .unwrap_or_else(|| panic!("the {role} ({pid}) is not alive when it says it is"));
+                        seen.push((role, pid, started));
+                    }
+                }
+                if seen.len() == ROLES.len() {
+                    match end {
+                        End::Timeout => {}
+                        End::Cancel => cancel.cancel(),
+                        End::Drop => break None,
+                    }
+                }
+            }
+            _ = &mut give_up => panic!("the tree did not print every pid within {WAIT:?} (printed: {text:?})"),
+        }
+    };
+    assert_eq!(
+        seen.len(),
+        ROLES.len(),
+        "the call ended before the tree was up: {text:?}"
+    );
+    drop(call);
+    (seen, result)
+}
+
+/// Every process of `seen` is gone (or a zombie) within [`WAIT`].
+async fn assert_gone(seen: &[(&'static str, i32, String)], after: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left: Vec<_> = seen
+            .iter()
+            .filter(|(_, pid, started)| live_since(*pid).as_ref() == Some(started))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left:?} outlived the {after} by {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_process_tree_that_traps_sigterm_is_gone_after_timeout_and_after_cancel() {
+    let (seen, r) = run_tree(false, End::Timeout).await;
+    let r = r.unwrap();
     assert!(r.timed_out);
     assert_eq!(r.exit_code, Some(124));
     assert!(!r.success);
-    for m in ["313.1", "313.2", "313.3"] {
-        assert!(gone(m).await, "a process with {m} outlived the timeout");
-    }
+    assert_gone(&seen, "timeout").await;
 
-    let script = "trap '' TERM; (trap '' TERM; sleep 314.1) & setsid sleep 314.2 & sleep 314.3";
-    let ctx = CallContext::detached("t");
-    let cancel = ctx.cancel.clone();
-    let task = tokio::spawn(async move { run.run(params(&["sh", "-c", script]), ctx).await });
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    cancel.cancel();
-    let r = task.await.unwrap().unwrap();
+    let (seen, r) = run_tree(false, End::Cancel).await;
+    let r = r.unwrap();
     assert!(!r.timed_out && !r.success);
-    for m in ["314.1", "314.2", "314.3"] {
-        assert!(gone(m).await, "a process with {m} outlived the cancel");
-    }
+    assert_gone(&seen, "cancel").await;
+}
+
+#[tokio::test]
+async fn a_dropped_call_leaves_no_process_behind() {
+    let (seen, _) = run_tree(false, End::Drop).await;
+    assert_gone(&seen, "dropped pipe call").await;
+}
+
+#[tokio::test]
+async fn a_pty_tree_is_gone_after_timeout_and_after_cancel() {
+    let (seen, r) = run_tree(true, End::Timeout).await;
+    let r = r.unwrap();
+    assert!(r.pty && r.timed_out && !r.success);
+    assert_eq!(r.exit_code, Some(124));
+    assert_gone(&seen, "PTY timeout").await;
+
+    let (seen, r) = run_tree(true, End::Cancel).await;
+    let r = r.unwrap();
+    assert!(r.pty && !r.timed_out && !r.success);
+    assert_gone(&seen, "PTY cancel").await;
+}
+
+#[tokio::test]
+async fn a_dropped_pty_call_leaves_no_process_behind() {
+    let (seen, _) = run_tree(true, End::Drop).await;
+    assert_gone(&seen, "dropped PTY call").await;
 }
 
 #[tokio::test]
 async fn background_jobs_do_not_outlive_a_finished_command() {
     let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
     let run = SystemRun(config(dir.path(), Security::Full));
-    let r = run
-        .run(
-            params(&["sh", "-c", "sleep 315.1 & echo started"]),
-            CallContext::detached("t"),
-        )
-        .await
-        .unwrap();
+    // The command ends only once the job has written its pid, so the job did exist.
+    let script = "sh -c 'echo $$ > job.pid; exec sleep 300' & \
+                  while [ ! -s job.pid ]; do sleep 0.01; done; echo started";
+    let mut p = params(&["sh", "-c", script]);
+    p.cwd = Some(work.path().display().to_string());
+    let r = run.run(p, CallContext::detached("t")).await.unwrap();
     assert_eq!(r.stdout, "started\n");
-    assert!(gone("315.1").await);
+    let pid: i32 = std::fs::read_to_string(work.path().join("job.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while live_since(pid).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the background job {pid} outlived its command by {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

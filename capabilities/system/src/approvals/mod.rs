@@ -1,10 +1,10 @@
 //! Local exec approvals: the document and its store ([`doc`]), command analysis
-//! ([`analysis`]) and the decision ([`policy`]). Pure except for reading the store and
+//! (`analysis`) and the decision ([`policy`]). Pure except for reading the store and
 //! resolving executables on disk.
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub mod doc;
 pub mod policy;
 
 pub use doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Security, Snapshot, StoreError};
-pub use policy::{Decision, Denial, EffectivePolicy, RunFacts, evaluate, resolve_policy};
+pub use policy::{EffectivePolicy, resolve_policy};

@@ -79,11 +79,11 @@ pub struct Resolved {
     pub path: PathBuf,
     /// Its real path (symlinks resolved): what is trusted and what runs.
     pub real: PathBuf,
-    /// Whether argv[0] had a path separator.
+    /// Whether `argv[0]` had a path separator.
     pub had_separator: bool,
 }
 
-/// Resolves argv[0] against `cwd` (with a separator) or `path_env`.
+/// Resolves `argv[0]` against `cwd` (with a separator) or `path_env`.
 pub fn resolve_executable(word: &str, cwd: &Path, path_env: &str) -> Option<Resolved> {
     use std::os::unix::fs::PermissionsExt as _;
     let runnable = |p: &Path| {
@@ -117,7 +117,7 @@ pub fn resolve_executable(word: &str, cwd: &Path, path_env: &str) -> Option<Reso
 /// is |pattern| × |text| whatever the stars. (A backtracking matcher was exponential in the
 /// number of stars: the `approvals` fuzz target found `*****?*…` against a 170-byte path
 /// running for minutes.)
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     // reached[j]: the pattern read so far matches exactly t[..j].
     let mut reached = vec![false; t.len() + 1];
@@ -274,7 +274,7 @@ fn safe_bin(seg: &Segment, resolved: &Resolved) -> bool {
 
 /// Why a run is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
+pub(crate) struct Denial {
     /// `exec.denied` reason: `security=deny`, `approval-required`, `allowlist-miss` …
     pub reason: &'static str,
     /// The error message.
@@ -283,7 +283,7 @@ pub struct Denial {
 
 /// The outcome of the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Run this argv.
     Allow {
         /// What actually runs.
@@ -297,7 +297,7 @@ pub enum Decision {
 
 /// What the policy needs to know about the request.
 #[derive(Debug, Clone)]
-pub struct RunFacts<'a> {
+pub(crate) struct RunFacts<'a> {
     /// The argv requested.
     pub argv: &'a [String],
     /// The analysis of it.
@@ -316,12 +316,12 @@ pub struct RunFacts<'a> {
 
 /// Single-quotes a word for a POSIX shell, as a re-rendered shell payload quotes each
 /// word (§8); [`super::analysis::split_payload`] reads it back as the same word.
-pub fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Decides (§5) and builds the argv that runs (§8).
-pub fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decision {
+pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decision {
     let mut security = policy.security;
     let mut ask = policy.ask;
     if facts.ask_fallback {

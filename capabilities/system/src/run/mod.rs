@@ -1,10 +1,19 @@
 //! `system.run`, `system.run.prepare`, `system.execApprovals.get` and `.set` (spec
 //! commands.md §3, §4, §6). `system.run` validates, sanitises the environment, asks the
-//! exec-approvals policy, runs the command ([`process`] with pipes, [`pty`] on request),
-//! emits `exec.finished` or `exec.denied`, and returns the reference result shape.
+//! exec-approvals policy, runs the command (`pipes`, or `pty` on request), emits
+//! `exec.finished` or `exec.denied`, and returns the reference result shape.
+//!
+//! The two backends sit side by side and share everything but their I/O: a [`spec::Spec`]
+//! in and an [`spec::Outcome`] out, the capped `capture`, the process `tree` with its
+//! kill and drop guard, and the wait/deadline/cancel/heartbeat loop in `supervise`.
+//! Neither imports the other; this module picks one ([`execute`]).
 
-pub mod process;
-pub mod pty;
+mod capture;
+mod pipes;
+mod pty;
+pub mod spec;
+mod supervise;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,7 +63,7 @@ impl RunConfig {
             ask: Ask::OnMiss,
             strict_inline_eval: false,
             force_pty: false,
-            output_cap: process::OUTPUT_CAP,
+            output_cap: spec::OUTPUT_CAP,
             heartbeat: Duration::from_secs(5),
             kill_grace: Duration::from_secs(2),
         }
@@ -126,7 +135,7 @@ pub struct RunResult {
 }
 
 /// Canonical command text: words joined by spaces, empty or spaced words quoted.
-pub fn command_text(argv: &[String]) -> String {
+pub(crate) fn command_text(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
             if a.is_empty() {
@@ -148,7 +157,7 @@ fn invalid(m: impl Into<String>) -> CapabilityError {
 /// The checks of run and prepare that need no file system: an argv whose first word is not
 /// blank, and a `rawCommand` that matches it (its canonical text or its shell payload).
 /// Returns the argv and its analysis.
-pub fn validate_command(
+pub(crate) fn validate_command(
     command: Option<Vec<String>>,
     raw: Option<&str>,
 ) -> Result<(Vec<String>, Analysis), CapabilityError> {
@@ -453,8 +462,8 @@ impl Command for SystemRun {
         let env = build_env(std::env::vars(), &overrides, shell, &config.path_env);
         let pty = config.force_pty || p.pty == Some(true);
         tracing::info!(target: "audit", command = %text, pty, "system.run allowed");
-        let outcome = process::run(
-            process::Spec {
+        let outcome = execute(
+            spec::Spec {
                 argv: run_argv,
                 cwd,
                 env,
@@ -512,6 +521,19 @@ impl Command for SystemRun {
             pty,
             duration_ms: outcome.duration.as_millis() as u64,
         })
+    }
+}
+
+/// Runs `spec` with the backend it asks for; never panics, never leaves a process behind.
+pub async fn execute(
+    spec: spec::Spec,
+    cancel: tokio_util::sync::CancellationToken,
+    progress: openclaw_capability_api::ProgressSink,
+) -> spec::Outcome {
+    if spec.pty {
+        pty::run(spec, cancel, progress).await
+    } else {
+        pipes::run(spec, cancel, progress).await
     }
 }
 

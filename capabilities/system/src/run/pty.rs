@@ -1,44 +1,43 @@
-//! PTY mode: the command runs on a pseudo-terminal (`portable-pty`), so programs that
-//! behave differently on a terminal (colour, prompts, `tty`) see one. The result is the
-//! terminal transcript with `\r\n` normalised to `\n`, in `stdout`; `stderr` is empty.
-//! The child leads its own session, so its process group is killed the same way as in
-//! pipe mode. Reading the PTY blocks, so it runs on a blocking thread.
+//! The PTY backend: the command runs on a pseudo-terminal (`portable-pty`), so programs
+//! that behave differently on a terminal (colour, prompts, `tty`) see one. The result is
+//! the terminal transcript with `\r\n` normalised to `\n`, in `stdout`; `stderr` is empty.
+//! The child leads its own session and so its own process group, which makes its tree the
+//! same kind of [`Tree`] as in pipe mode, killed the same way on timeout, cancel, drop and
+//! after it exits (portable-pty's own `kill` would only hang up the leader). Reading the
+//! terminal and waiting for the child block, so each runs on its own thread.
 
 use std::io::Read as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use openclaw_capability_api::ProgressSink;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::process::{Outcome, Spec, TIMEOUT_EXIT_CODE, mark_truncated};
+use super::capture::{Capture, Stream};
+use super::spec::{Outcome, Spec};
+use super::supervise::{Exit, supervise};
+use super::tree::Tree;
 
-fn kill_group(pgid: Option<i32>, sig: Signal) {
-    if let Some(g) = pgid {
-        let _ = killpg(Pid::from_raw(g), sig);
-    }
-}
+/// The terminal size the command sees.
+const SIZE: PtySize = PtySize {
+    rows: 24,
+    cols: 120,
+    pixel_width: 0,
+    pixel_height: 0,
+};
+/// How long the terminal reader may take to finish once the tree is gone.
+const READER_DRAIN: Duration = Duration::from_secs(2);
 
-/// Runs `spec` on a PTY.
+/// Runs `spec` on a PTY; never panics, never leaves a process behind.
 pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) -> Outcome {
     let started = Instant::now();
-    let fail = |e: String| Outcome {
-        error: Some(e),
-        duration: started.elapsed(),
-        ..Default::default()
-    };
-    let pty = match native_pty_system().openpty(PtySize {
-        rows: 24,
-        cols: 120,
-        pixel_width: 0,
-        pixel_height: 0,
-    }) {
+    let pty = match native_pty_system().openpty(SIZE) {
         Ok(p) => p,
-        Err(e) => return fail(format!("cannot open a pseudo-terminal: {e}")),
+        Err(e) => {
+            return Outcome::failed(format!("cannot open a pseudo-terminal: {e}"), started);
+        }
     };
     let mut cmd = CommandBuilder::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..]);
@@ -49,110 +48,84 @@ pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) 
     }
     let mut child = match pty.slave.spawn_command(cmd) {
         Ok(c) => c,
-        Err(e) => return fail(format!("spawn {} failed: {e}", spec.argv[0])),
+        Err(e) => return Outcome::failed(format!("spawn {} failed: {e}", spec.argv[0]), started),
     };
     drop(pty.slave);
-    let pgid = child.process_id().map(|p| p as i32);
-    let mut reader = match pty.master.try_clone_reader() {
+    let tree = Tree::new(child.process_id().map(|p| p as i32));
+    // Whatever happens to this future (even a drop), the tree dies with it.
+    let guard = tree.guard();
+    let reader = match pty.master.try_clone_reader() {
         Ok(r) => r,
         Err(e) => {
-            kill_group(pgid, Signal::SIGKILL);
-            return fail(format!("cannot read the pseudo-terminal: {e}"));
+            return Outcome::failed(format!("cannot read the pseudo-terminal: {e}"), started);
         }
     };
-    let cap = spec.output_cap;
-    let transcript = Arc::new(Mutex::new((Vec::<u8>::new(), false)));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-    let reader_task = std::thread::spawn({
-        let transcript = transcript.clone();
-        move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut t = transcript.lock().unwrap_or_else(|p| p.into_inner());
-                        let room = cap.saturating_sub(t.0.len());
-                        let take = room.min(n);
-                        if take < n {
-                            t.1 = true;
-                        }
-                        t.0.extend_from_slice(&buf[..take]);
-                        drop(t);
-                        if take > 0 {
-                            let _ = tx.blocking_send(buf[..take].to_vec());
-                        }
-                    }
-                }
-            }
-        }
-    });
-    let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel();
-    let mut killer = child.clone_killer();
-    std::thread::spawn(move || {
-        let _ = wait_tx.send(child.wait());
-    });
-    let deadline = spec.timeout.map(|t| Instant::now() + t);
-    let mut timed_out = false;
-    let mut cancelled = false;
-    let mut beat = tokio::time::interval(spec.heartbeat.max(Duration::from_millis(50)));
-    beat.tick().await;
-    let mut last_output = Instant::now();
-    let status = loop {
-        tokio::select! {
-            s = &mut wait_rx => break s.ok().and_then(|r| r.ok()),
-            Some(chunk) = rx.recv() => {
-                last_output = Instant::now();
-                if progress.is_enabled() {
-                    progress.send(String::from_utf8_lossy(&chunk).replace("\r\n", "\n")).await;
-                }
-            }
-            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } }, if !timed_out && !cancelled => {
-                timed_out = true;
-                kill_group(pgid, Signal::SIGTERM);
-                let grace = spec.kill_grace;
-                tokio::time::sleep(grace).await;
-                kill_group(pgid, Signal::SIGKILL);
-                let _ = killer.kill();
-            }
-            _ = cancel.cancelled(), if !timed_out && !cancelled => {
-                cancelled = true;
-                kill_group(pgid, Signal::SIGTERM);
-                tokio::time::sleep(spec.kill_grace).await;
-                kill_group(pgid, Signal::SIGKILL);
-                let _ = killer.kill();
-            }
-            _ = beat.tick() => {
-                if last_output.elapsed() >= spec.heartbeat && progress.is_enabled() {
-                    progress.send(String::new()).await;
-                }
-            }
-        }
-    };
-    kill_group(pgid, Signal::SIGKILL);
-    drop(pty.master);
-    let _ = tokio::task::spawn_blocking(move || reader_task.join()).await;
-    let (bytes, truncated) =
-        std::mem::take(&mut *transcript.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut stdout = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
-    let mut stderr = String::new();
-    if truncated {
-        mark_truncated(&mut stdout, &mut stderr);
-    }
-    let exit_code = if timed_out {
-        Some(TIMEOUT_EXIT_CODE)
+
+    let capture = Capture::new(spec.output_cap);
+    let (chunks, forwarder) = if progress.is_enabled() {
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
+        (Some(tx), Some(tokio::spawn(forward(rx, progress.clone()))))
     } else {
-        status.map(|s| s.exit_code() as i32)
+        (None, None)
     };
-    Outcome {
-        exit_code,
-        signal: None,
-        timed_out,
-        cancelled,
-        stdout,
-        stderr,
-        truncated,
-        error: None,
-        duration: started.elapsed(),
+    // Resolves when the reader thread ends (its sender is dropped with it). Waited on
+    // with a timeout rather than joined: a process that escaped every kill and still holds
+    // the terminal must not hold up the call, nor the runtime's shutdown.
+    let (reader_done, reader_ended) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn({
+        let capture = capture.clone();
+        move || {
+            drain(reader, &capture, chunks);
+            drop(reader_done);
+        }
+    });
+    let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = exit_tx.send(child.wait());
+    });
+    let exit = async {
+        exit_rx.await.ok().and_then(Result::ok).map(|s| Exit {
+            code: Some(s.exit_code() as i32),
+            signal: None,
+        })
+    };
+    let ended = supervise(exit, &tree, &spec, &capture, &cancel, &progress).await;
+    drop(pty.master);
+    let _ = tokio::time::timeout(READER_DRAIN, reader_ended).await;
+    if let Some(f) = forwarder {
+        let _ = tokio::time::timeout(READER_DRAIN, f).await;
+    }
+    drop(guard);
+    ended.outcome(capture.take(true), started)
+}
+
+/// Reads the terminal until every holder of its other end is gone, into `capture`, and
+/// passes the kept bytes on to [`forward`].
+fn drain(
+    mut terminal: Box<dyn std::io::Read + Send>,
+    capture: &Capture,
+    chunks: Option<mpsc::Sender<Vec<u8>>>,
+) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match terminal.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let kept = capture.push(Stream::Stdout, &buf[..n]);
+        if kept > 0
+            && let Some(tx) = &chunks
+        {
+            let _ = tx.blocking_send(buf[..kept].to_vec());
+        }
+    }
+}
+
+/// Streams terminal chunks as progress, `\r\n` normalised as in the transcript.
+async fn forward(mut chunks: mpsc::Receiver<Vec<u8>>, progress: ProgressSink) {
+    while let Some(chunk) = chunks.recv().await {
+        progress
+            .send(String::from_utf8_lossy(&chunk).replace("\r\n", "\n"))
+            .await;
     }
 }
