@@ -170,13 +170,16 @@ pub fn run_config(config: &Config) -> openclaw_capability_system::run::RunConfig
 /// Builds the capability registry for a config.
 pub fn build_registry(config: &Config) -> Registry {
     let system = openclaw_capability_system::SystemCapability::new(run_config(config));
-    let device = openclaw_capability_device::DeviceCapability::new(
+    let mut device = openclaw_capability_device::DeviceCapability::new(
         openclaw_capability_device::DeviceConfig {
             enabled: config.device_commands,
             state_dir: config.state_dir.clone(),
             app_version: crate::VERSION.into(),
         },
     );
+    if config.host_stats {
+        device = device.with_host_stats(openclaw_capability_device::HOST_STATS_INTERVAL);
+    }
     #[allow(unused_mut)]
     let mut capabilities: Vec<Arc<dyn openclaw_capability_api::Capability>> =
         vec![Arc::new(system), Arc::new(device)];
@@ -331,7 +334,6 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     opts.path_env = Some(openclaw_capability_system::node_path());
     opts.tls = tls;
     opts.metrics = metrics;
-    opts.host_stats_dir = config.host_stats.then(|| config.state_dir.clone());
     opts.max_invocations = args.max_invocations;
     opts.exit_after_idle = args.exit_after_idle;
 

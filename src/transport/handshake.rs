@@ -69,6 +69,8 @@ pub enum HandshakeError {
     DeviceTokenRejected {
         /// The gateway's message or close reason.
         message: String,
+        /// The refusal, when the gateway answered rather than closed.
+        error: Option<ErrorShape>,
     },
     /// The gateway closed the socket (with a close frame, or without one: `code: None`).
     #[error("{}", closed_text(*code, reason))]
@@ -153,6 +155,7 @@ pub fn closed(frame: Option<&CloseFrame>) -> HandshakeError {
     if close_rejects_device_token(&f.reason) {
         return HandshakeError::DeviceTokenRejected {
             message: error.to_string(),
+            error: None,
         };
     }
     error
@@ -264,7 +267,8 @@ where
         });
         if error.detail_code() == Some(detail_codes::AUTH_DEVICE_TOKEN_MISMATCH) {
             return Err(HandshakeError::DeviceTokenRejected {
-                message: error.message,
+                message: error.message.clone(),
+                error: Some(error),
             });
         }
         return Err(HandshakeError::Refused(error));
