@@ -785,3 +785,187 @@ pub(crate) async fn probe(ctx: &Context) -> Probe {
     let _ = send_close(&mut ws, close_codes::NORMAL, "doctor probe").await;
     p
 }
+
+#[cfg(test)]
+mod tests {
+    //! The node's handshake over `tokio::io::duplex` against the embedded gateway's
+    //! admission code (`gateway::validate_connect`): no network, no gateway task.
+
+    use super::*;
+    use crate::credentials::MemoryStore;
+    use crate::policy::CommandPolicy;
+    use tokio::io::DuplexStream;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    type Ws = WebSocketStream<DuplexStream>;
+
+    async fn pair_of_sockets() -> (Ws, Ws) {
+        let (node, gateway) = tokio::io::duplex(256 * 1024);
+        (
+            WebSocketStream::from_raw_socket(node, Role::Client, None).await,
+            WebSocketStream::from_raw_socket(gateway, Role::Server, None).await,
+        )
+    }
+
+    fn context(challenge_timeout: Duration) -> Context {
+        let mut opts = NodeOptions::new("ws://127.0.0.1:1".into(), "duplex-node".into());
+        opts.token = Some(crate::secret::Secret::new("shared-token"));
+        opts.challenge_timeout = challenge_timeout;
+        let registry = Arc::new(Registry::new(Vec::new(), &CommandPolicy::default()));
+        let dial = url::Url::parse(&opts.gateway_url).unwrap();
+        Context::new(
+            opts,
+            DeviceIdentity::generate(),
+            Arc::new(MemoryStore::new()),
+            registry,
+            dial,
+        )
+    }
+
+    fn hello() -> HelloOk {
+        HelloOk {
+            kind: "hello-ok".into(),
+            protocol: PROTOCOL_VERSION,
+            server: ServerInfo {
+                version: "duplex".into(),
+                conn_id: "c-1".into(),
+            },
+            features: Features::default(),
+            snapshot: serde_json::Value::Null,
+            auth: HelloAuth {
+                method: Some("token".into()),
+                role: ROLE_NODE.into(),
+                scopes: Vec::new(),
+                device_token: Some("dt".into()),
+                issued_at_ms: Some(1),
+            },
+            policy: Policy {
+                max_payload: MAX_PAYLOAD_BYTES,
+                max_buffered_bytes: MAX_BUFFERED_BYTES,
+                tick_interval_ms: DEFAULT_TICK_INTERVAL_MS,
+            },
+        }
+    }
+
+    /// The gateway side: a challenge, then the admission checks on the first frame, then
+    /// `answer` (hello-ok or a refusal) for an admitted connect.
+    async fn gateway(
+        mut ws: Ws,
+        answer: impl FnOnce(&str) -> Frame,
+    ) -> Result<crate::gateway::ValidConnect, String> {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let challenge = GatewayToNode::Challenge(ConnectChallenge {
+            nonce: nonce.clone(),
+            ts: crate::now_ms(),
+        });
+        ws.send(Message::text(challenge.to_text())).await.unwrap();
+        let Some(Ok(Message::Text(first))) = ws.next().await else {
+            return Err("no connect".into());
+        };
+        let valid = crate::gateway::validate_connect(&first, &nonce, crate::now_ms())
+            .map_err(|r| format!("refused: {r:?}"))?;
+        ws.send(Message::text(answer(&valid.request_id).to_text()))
+            .await
+            .unwrap();
+        Ok(valid)
+    }
+
+    async fn node_handshake(ctx: &Context, ws: &mut Ws) -> Result<Established, HandshakeError> {
+        let auth = ctx.select_auth(None);
+        let surface = ctx.registry.surface();
+        handshake::handshake(ws, ctx.timeouts(), |c| {
+            ctx.connect_params(c, auth, &surface)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_node_connect_passes_the_gateway_admission_and_reads_hello_ok() {
+        let ctx = context(CHALLENGE_TIMEOUT);
+        let (mut node, gw) = pair_of_sockets().await;
+        let hello_frame = |id: &str| Frame::ok(id, serde_json::to_value(hello()).unwrap());
+        let (established, valid) =
+            tokio::join!(node_handshake(&ctx, &mut node), gateway(gw, hello_frame));
+        let valid = valid.unwrap();
+        let established = established.unwrap();
+        assert_eq!(valid.role, ROLE_NODE);
+        assert_eq!(valid.params.client.id, CLIENT_ID_NODE_HOST);
+        assert_eq!(
+            valid.params.device.as_ref().map(|d| d.id.clone()),
+            Some(ctx.identity.device_id())
+        );
+        assert_eq!(
+            valid.params.auth.and_then(|a| a.token).as_deref(),
+            Some("shared-token")
+        );
+        assert_eq!(established.hello, hello());
+    }
+
+    #[tokio::test]
+    async fn refusals_are_typed() {
+        let ctx = context(CHALLENGE_TIMEOUT);
+        let refuse = |detail: &'static str| {
+            move |id: &str| {
+                Frame::err(
+                    id,
+                    ErrorShape::new(error_codes::INVALID_REQUEST, "refused")
+                        .with(ErrorDetails::code(detail)),
+                )
+            }
+        };
+        let (mut node, gw) = pair_of_sockets().await;
+        let (r, _) = tokio::join!(
+            node_handshake(&ctx, &mut node),
+            gateway(gw, refuse(detail_codes::AUTH_DEVICE_TOKEN_MISMATCH))
+        );
+        assert!(
+            matches!(&r, Err(HandshakeError::DeviceTokenRejected { error: Some(e), .. })
+                if e.detail_code() == Some(detail_codes::AUTH_DEVICE_TOKEN_MISMATCH)),
+            "{r:?}"
+        );
+        let (mut node, gw) = pair_of_sockets().await;
+        let (r, _) = tokio::join!(
+            node_handshake(&ctx, &mut node),
+            gateway(gw, refuse(detail_codes::PAIRING_REQUIRED))
+        );
+        let Err(HandshakeError::Refused(shape)) = r else {
+            panic!("{r:?}")
+        };
+        assert!(matches!(classify(&shape), AttemptOutcome::Pending { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_silent_gateway_is_a_challenge_timeout_and_a_close_is_typed() {
+        let ctx = context(Duration::from_millis(100));
+        let (mut node, _gw) = pair_of_sockets().await;
+        let r = node_handshake(&ctx, &mut node).await;
+        assert!(
+            matches!(
+                r,
+                Err(HandshakeError::Timeout {
+                    stage: handshake::Stage::Challenge,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let (mut node, mut gw) = pair_of_sockets().await;
+        let close = async {
+            send_close(
+                &mut gw,
+                close_codes::POLICY,
+                "unauthorized: device token mismatch",
+            )
+            .await
+            .unwrap();
+            gw
+        };
+        let (r, _gw) = tokio::join!(node_handshake(&ctx, &mut node), close);
+        assert!(
+            matches!(&r, Err(HandshakeError::DeviceTokenRejected { error: None, message })
+                if message.contains("1008")),
+            "{r:?}"
+        );
+    }
+}

@@ -383,3 +383,109 @@ mod tests {
         assert_eq!(ids.next(), "n1");
     }
 }
+
+#[cfg(test)]
+mod span_tests {
+    //! Every line a call logs — the dispatcher's and the capability's own — carries the
+    //! call's id and command (issue 16: the span used to be entered and dropped).
+
+    use super::*;
+    use openclaw_capability_api::{Command, erase};
+
+    /// A `MakeWriter` that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    /// Logs from inside the command, after an await.
+    struct Chatty;
+
+    impl Command for Chatty {
+        type Params = serde_json::Value;
+        type Output = serde_json::Value;
+        fn name(&self) -> &'static str {
+            "test.chatty"
+        }
+        async fn run(
+            &self,
+            p: serde_json::Value,
+            _: CallContext,
+        ) -> Result<serde_json::Value, CapabilityError> {
+            tokio::task::yield_now().await;
+            tracing::debug!("inside the command");
+            Ok(p)
+        }
+    }
+
+    #[tokio::test]
+    async fn every_debug_line_of_a_call_carries_its_id_and_command() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (out, mut sent) = mpsc::channel(8);
+        let mut surface = Surface::default();
+        surface.handlers.insert("test.chatty".into(), erase(Chatty));
+        let dispatcher = Dispatcher {
+            out,
+            surface: Arc::new(surface),
+            calls: Arc::new(Mutex::new(HashMap::new())),
+            conn_cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            ids: Arc::new(RequestIds::default()),
+            metrics: Arc::new(Metrics::default()),
+            events: EventSink::disabled(),
+            finished: Arc::new(AtomicU64::new(0)),
+            last_activity: Arc::new(Mutex::new(Instant::now())),
+        };
+        dispatcher.spawn(
+            NodeInvokeRequest {
+                id: "call-7".into(),
+                node_id: "n".into(),
+                command: "test.chatty".into(),
+                params_json: Some("{}".into()),
+                timeout_ms: Some(5_000),
+                idempotency_key: None,
+            },
+            Instant::now(),
+        );
+        let Some(Outbound::Text(result)) = sent.recv().await else {
+            panic!("no result sent")
+        };
+        assert!(result.contains(r#""ok":true"#), "{result}");
+        dispatcher.tracker.close();
+        dispatcher.tracker.wait().await;
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        for message in ["call started", "inside the command", "call finished"] {
+            let line = text
+                .lines()
+                .find(|l| l.contains(message))
+                .unwrap_or_else(|| panic!("no {message:?} line in:\n{text}"));
+            assert!(
+                line.contains("DEBUG")
+                    && line.contains("id=call-7")
+                    && line.contains("command=test.chatty"),
+                "{line}"
+            );
+        }
+    }
+}

@@ -538,3 +538,51 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod background_tests {
+    use super::*;
+    use openclaw_capability_api::{EventSink, NodeEvent};
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<NodeEvent>) -> Option<NodeEvent> {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event in time")
+    }
+
+    #[tokio::test]
+    async fn host_stats_are_published_at_once_on_approval_and_stop_with_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DeviceConfig {
+            enabled: false,
+            state_dir: dir.path().to_path_buf(),
+            app_version: "t".into(),
+        };
+        assert!(
+            DeviceCapability::new(config.clone())
+                .background(BackgroundContext::detached())
+                .is_none(),
+            "no host stats unless asked for"
+        );
+        let cap = DeviceCapability::new(config).with_host_stats(Duration::from_secs(3600));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ctx = BackgroundContext {
+            events: EventSink::new(tx),
+            ..BackgroundContext::detached()
+        };
+        let task = tokio::spawn(cap.background(ctx.clone()).expect("a publisher"));
+        let first = next(&mut rx).await.unwrap();
+        assert_eq!(first.event, HOST_STATS_EVENT);
+        assert!(first.payload["cpuCount"].as_u64().unwrap() >= 1);
+        // The interval is an hour: a second sample now comes from the approval alone.
+        ctx.surface_approved.notify_one();
+        assert_eq!(next(&mut rx).await.unwrap().event, HOST_STATS_EVENT);
+        ctx.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the publisher stops with the connection")
+            .unwrap();
+    }
+}
