@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
@@ -15,7 +16,6 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tracing::Instrument as _;
 
 use super::config::GatewayAuth;
 use super::http::Prefixed;
@@ -25,6 +25,13 @@ use crate::protocol::*;
 use crate::secret::constant_time_eq;
 
 type Ws = WebSocketStream<Prefixed<TcpStream>>;
+
+/// How long a refused peer gets to answer our close frame before the socket is dropped.
+const REFUSAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the closing handshake of a served connection may take.
+const SINK_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Frames queued for one connection before senders see it as busy.
+const OUTBOUND_QUEUE: usize = 1024;
 
 /// `reason` cut to [`MAX_CLOSE_REASON_BYTES`] on a character boundary.
 fn close_reason(reason: &str) -> &str {
@@ -42,7 +49,7 @@ async fn close(ws: &mut Ws, code: u16, reason: &str) {
             reason: close_reason(reason).to_string().into(),
         })))
         .await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+    let _ = tokio::time::timeout(REFUSAL_CLOSE_TIMEOUT, ws.close(None)).await;
 }
 
 async fn refuse(ws: &mut Ws, id: &str, error: ErrorShape, code: u16, reason: &str) {
@@ -59,13 +66,8 @@ fn detail_error(code: &str, message: &str, detail: &str, reason: &str) -> ErrorS
     })
 }
 
-/// Runs one upgraded connection to its end, every log line of it in a `gw_conn{peer}` span.
+/// Runs one upgraded connection to its end (inside the caller's `gw_conn{peer}` span).
 pub(crate) async fn run(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: SocketAddr) {
-    let span = tracing::debug_span!("gw_conn", %peer);
-    run_in_span(shared, io, peer).instrument(span).await
-}
-
-async fn run_in_span(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: SocketAddr) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PAYLOAD_BYTES))
         .max_frame_size(Some(MAX_PAYLOAD_BYTES))
@@ -73,11 +75,11 @@ async fn run_in_span(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: SocketA
     let mut ws = match tokio_tungstenite::accept_async_with_config(io, Some(config)).await {
         Ok(ws) => ws,
         Err(e) => {
-            tracing::debug!(%peer, error = %e, "websocket upgrade failed");
+            tracing::debug!(error = %e, "websocket upgrade failed");
             return;
         }
     };
-    let (out_tx, out_rx) = mpsc::channel::<Out>(1024);
+    let (out_tx, out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
     let Some(session) = handshake(&shared, &mut ws, peer, &out_tx).await else {
         return;
     };
@@ -125,7 +127,7 @@ async fn handshake(
         Err(refusal) => {
             if refusal.reason == DEVICE_AUTH_FAILED {
                 let detail = refusal.response.as_ref().and_then(|(_, e)| e.detail_code());
-                tracing::info!(%peer, reason = ?detail, "refused a device proof");
+                tracing::info!(reason = ?detail, "refused a device proof");
             }
             match refusal.response {
                 Some((id, error)) => refuse(ws, &id, error, refusal.code, &refusal.reason).await,
@@ -214,7 +216,7 @@ async fn handshake(
         registry::disconnect(shared, &session);
         return None;
     }
-    tracing::info!(%peer, conn_id, role = %session.role, device = session.device_id.as_deref().unwrap_or("-"), "client connected");
+    tracing::info!(conn_id, role = %session.role, device = session.device_id.as_deref().unwrap_or("-"), "client connected");
     Some(session)
 }
 
@@ -760,7 +762,7 @@ async fn serve(
             }
         }
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), sink.close()).await;
+    let _ = tokio::time::timeout(SINK_CLOSE_TIMEOUT, sink.close()).await;
     registry::disconnect(&shared, &session);
 }
 

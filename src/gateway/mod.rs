@@ -27,9 +27,15 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 pub use config::{GatewayAuth, GatewayConfig, REQUEST_HEAD_TIMEOUT, check_bind_safety};
 use registry::{Bootstrap, Inner, Shared};
+
+/// How long [`GatewayHandle::shutdown`] waits for the connections to finish.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+/// The pause after a failed `accept` (out of file descriptors, say) before the next one.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// The pure part of the handshake, for the fuzz targets (`crate::fuzzing`).
 pub(crate) use conn::{Refusal, ValidConnect, validate_connect};
@@ -102,7 +108,7 @@ impl GatewayHandle {
         // port can be bound again at once (restarts in tests and in `gateway`).
         let _ = self.accept.await;
         self.tracker.close();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+        let _ = tokio::time::timeout(SHUTDOWN_DRAIN, self.tracker.wait()).await;
     }
 }
 
@@ -142,21 +148,27 @@ pub async fn start(
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
-                tracker.spawn(async move {
-                    let ready = !shared.draining.load(Ordering::SeqCst);
-                    let head_timeout = shared.config.request_head_timeout;
-                    match http::accept(stream, ready, head_timeout).await {
-                        Ok(http::Request::Upgrade(io)) => conn::run(shared, io, peer).await,
-                        Ok(http::Request::Done) => {}
-                        Err(e) => tracing::debug!(%peer, error = %e, "http request failed"),
+                // Every line this connection logs, from the request head to the close,
+                // carries its peer.
+                let span = tracing::info_span!("gw_conn", %peer);
+                tracker.spawn(
+                    async move {
+                        let ready = !shared.draining.load(Ordering::SeqCst);
+                        let head_timeout = shared.config.request_head_timeout;
+                        match http::accept(stream, ready, head_timeout).await {
+                            Ok(http::Request::Upgrade(io)) => conn::run(shared, io, peer).await,
+                            Ok(http::Request::Done) => {}
+                            Err(e) => tracing::debug!(error = %e, "http request failed"),
+                        }
                     }
-                });
+                    .instrument(span),
+                );
             }
         })
     };
@@ -167,4 +179,66 @@ pub async fn start(
         tracker,
         accept,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every line a gateway connection logs carries its peer (issue 16: the `gw_conn`
+    //! span used to be entered and dropped).
+
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A `MakeWriter` that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_logs_under_its_peer() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw = start(listener, GatewayConfig::default()).await.unwrap();
+        // An upgrade request without a key: tungstenite refuses it inside the connection.
+        let mut tcp = tokio::net::TcpStream::connect(gw.local_addr())
+            .await
+            .unwrap();
+        let peer = tcp.local_addr().unwrap();
+        tcp.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+        gw.shutdown().await;
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("websocket upgrade failed"))
+            .unwrap_or_else(|| panic!("no upgrade failure logged:\n{text}"));
+        assert!(line.contains(&format!("gw_conn{{peer={peer}}}")), "{line}");
+    }
 }
