@@ -139,13 +139,16 @@ pub async fn open_identity(store: Arc<dyn CredentialStore>) -> Result<DeviceIden
 /// allowlist.
 pub fn build_registry(config: &Config) -> Registry {
     let system = openclaw_capability_system::SystemCapability::new(run_config(config));
-    let device = openclaw_capability_device::DeviceCapability::new(
+    let mut device = openclaw_capability_device::DeviceCapability::new(
         openclaw_capability_device::DeviceConfig {
             enabled: config.device.commands,
             state_dir: config.state_dir.clone(),
             app_version: crate::VERSION.into(),
         },
     );
+    if config.device.host_stats {
+        device = device.with_host_stats(openclaw_capability_device::HOST_STATS_INTERVAL);
+    }
     #[allow(unused_mut)]
     let mut capabilities: Vec<Arc<dyn openclaw_capability_api::Capability>> =
         vec![Arc::new(system), Arc::new(device)];
@@ -182,8 +185,8 @@ pub fn run_config(config: &Config) -> openclaw_capability_system::run::RunConfig
 }
 
 /// The session's options for a config and its TLS configuration ([`tls_config`]): the
-/// gateway, the shared credentials, what `connect` declares, the plaintext rule and host
-/// stats. The caller adds what is not a setting (an SSH tunnel's local URL, one-shot
+/// gateway, the shared credentials, what `connect` declares and the plaintext rule (host
+/// stats are the device capability's, see [`build_registry`]). The caller adds what is not a setting (an SSH tunnel's local URL, one-shot
 /// limits, metrics).
 pub fn session_options(config: &Config, tls: Option<Arc<rustls::ClientConfig>>) -> NodeOptions {
     let mut opts = NodeOptions::new(config.gateway_url.to_string(), config.display_name.clone());
@@ -194,7 +197,6 @@ pub fn session_options(config: &Config, tls: Option<Arc<rustls::ClientConfig>>) 
     opts.path_env = Some(openclaw_capability_system::node_path());
     opts.tls = tls;
     opts.allow_insecure_private_ws = config.allow_insecure_private_ws;
-    opts.host_stats_dir = config.device.host_stats.then(|| config.state_dir.clone());
     opts
 }
 

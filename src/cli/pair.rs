@@ -146,7 +146,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tls_fingerprint: setup.as_ref().and_then(|s| s.tls_fingerprint.clone()),
     };
     let env = global.env_lookup()?;
-    let config = Config::load(&overrides, &env)?;
+    let mut config = Config::load(&overrides, &env)?;
+    // Pairing only pairs: host figures are `run`'s to publish.
+    config.device.host_stats = false;
     let node = Node::prepare(config, StoreSource::Chosen(global.credential_store), false).await?;
     let node_id = node.identity.device_id();
     let mut opts = node.session_options();
@@ -157,8 +159,6 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         opts.password = None;
     }
     opts.pairing_retry_interval = Duration::from_secs(3);
-    // Pairing only pairs: host figures are `run`'s to publish.
-    opts.host_stats_dir = None;
     let Node {
         config,
         store,

@@ -6,9 +6,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
@@ -16,30 +17,21 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
+use super::config::GatewayAuth;
 use super::http::Prefixed;
-use super::{ConnEntry, GatewayAuth, Shared};
+use super::registry::{self, ConnEntry, Out, Session, Shared};
 use crate::identity::{self, SignaturePayload};
 use crate::protocol::*;
 use crate::secret::constant_time_eq;
 
 type Ws = WebSocketStream<Prefixed<TcpStream>>;
 
-/// A frame for a connection's socket.
-#[derive(Debug)]
-pub(crate) enum Out {
-    /// A text frame.
-    Text(String),
-    /// Close with code and reason.
-    Close(u16, String),
-}
-
-/// What the handshake established.
-pub(crate) struct Session {
-    pub conn_id: u64,
-    pub role: String,
-    pub scopes: Vec<String>,
-    pub device_id: Option<String>,
-}
+/// How long a refused peer gets to answer our close frame before the socket is dropped.
+const REFUSAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the closing handshake of a served connection may take.
+const SINK_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Frames queued for one connection before senders see it as busy.
+const OUTBOUND_QUEUE: usize = 1024;
 
 /// `reason` cut to [`MAX_CLOSE_REASON_BYTES`] on a character boundary.
 fn close_reason(reason: &str) -> &str {
@@ -57,7 +49,7 @@ async fn close(ws: &mut Ws, code: u16, reason: &str) {
             reason: close_reason(reason).to_string().into(),
         })))
         .await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+    let _ = tokio::time::timeout(REFUSAL_CLOSE_TIMEOUT, ws.close(None)).await;
 }
 
 async fn refuse(ws: &mut Ws, id: &str, error: ErrorShape, code: u16, reason: &str) {
@@ -68,10 +60,13 @@ async fn refuse(ws: &mut Ws, id: &str, error: ErrorShape, code: u16, reason: &st
 }
 
 fn detail_error(code: &str, message: &str, detail: &str, reason: &str) -> ErrorShape {
-    ErrorShape::new(code, message).with_details(json!({"code": detail, "reason": reason}))
+    ErrorShape::new(code, message).with(ErrorDetails {
+        reason: Some(reason.into()),
+        ..ErrorDetails::code(detail)
+    })
 }
 
-/// Runs one upgraded connection to its end.
+/// Runs one upgraded connection to its end (inside the caller's `gw_conn{peer}` span).
 pub(crate) async fn run(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: SocketAddr) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PAYLOAD_BYTES))
@@ -80,14 +75,11 @@ pub(crate) async fn run(shared: Arc<Shared>, io: Prefixed<TcpStream>, peer: Sock
     let mut ws = match tokio_tungstenite::accept_async_with_config(io, Some(config)).await {
         Ok(ws) => ws,
         Err(e) => {
-            tracing::debug!(%peer, error = %e, "websocket upgrade failed");
+            tracing::debug!(error = %e, "websocket upgrade failed");
             return;
         }
     };
-    let span = tracing::debug_span!("gw_conn", %peer);
-    let _g = span.enter();
-    drop(_g);
-    let (out_tx, out_rx) = mpsc::channel::<Out>(1024);
+    let (out_tx, out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
     let Some(session) = handshake(&shared, &mut ws, peer, &out_tx).await else {
         return;
     };
@@ -103,7 +95,10 @@ async fn handshake(
 ) -> Option<Session> {
     let nonce = uuid::Uuid::new_v4().to_string();
     let ts = crate::now_ms();
-    let challenge = Frame::event(events::CONNECT_CHALLENGE, json!({"nonce": nonce, "ts": ts}));
+    let challenge = GatewayToNode::Challenge(ConnectChallenge {
+        nonce: nonce.clone(),
+        ts,
+    });
     ws.send(Message::text(challenge.to_text())).await.ok()?;
 
     let first = tokio::time::timeout(PREAUTH_TIMEOUT, ws.next()).await;
@@ -132,7 +127,7 @@ async fn handshake(
         Err(refusal) => {
             if refusal.reason == DEVICE_AUTH_FAILED {
                 let detail = refusal.response.as_ref().and_then(|(_, e)| e.detail_code());
-                tracing::info!(%peer, reason = ?detail, "refused a device proof");
+                tracing::info!(reason = ?detail, "refused a device proof");
             }
             match refusal.response {
                 Some((id, error)) => refuse(ws, &id, error, refusal.code, &refusal.reason).await,
@@ -192,29 +187,15 @@ async fn handshake(
             shared.lock().bootstrap.remove(token);
         }
     }
-    let hello = json!({
-        "type": "hello-ok",
-        "protocol": PROTOCOL_VERSION,
-        "server": {"version": format!("openclaw-node-embedded/{}", crate::VERSION), "connId": format!("c-{conn_id}")},
-        "features": {
-            "methods": if role == ROLE_NODE {
-                json!([methods::NODE_INVOKE_RESULT, methods::NODE_INVOKE_PROGRESS, methods::NODE_EVENT])
-            } else {
-                json!([methods::DEVICE_PAIR_LIST, methods::DEVICE_PAIR_APPROVE, methods::DEVICE_PAIR_REJECT,
-                       methods::DEVICE_PAIR_REMOVE, methods::NODE_PAIR_LIST, methods::NODE_PAIR_APPROVE,
-                       methods::NODE_PAIR_REJECT, methods::NODE_LIST, methods::NODE_DESCRIBE, methods::NODE_INVOKE])
-            },
-            "events": [events::TICK, events::SHUTDOWN, events::NODE_INVOKE_REQUEST, events::NODE_INVOKE_CANCEL,
-                       events::NODE_PAIR_RESOLVED, events::DEVICE_PAIR_REQUESTED, events::DEVICE_PAIR_RESOLVED,
-                       events::NODE_PAIR_REQUESTED],
-            "capabilities": [],
-        },
-        "snapshot": {"presence": [], "health": {}, "stateVersion": {"presence": 0, "health": 0},
-                     "uptimeMs": shared.started.elapsed().as_millis() as u64},
-        "auth": {"method": method, "role": role, "scopes": scopes, "deviceToken": device_token, "issuedAtMs": issued_at},
-        "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES,
-                   "tickIntervalMs": shared.config.tick_interval.as_millis() as u64},
-    });
+    let hello = hello_ok(
+        shared,
+        &role,
+        method,
+        &scopes,
+        conn_id,
+        device_token,
+        issued_at,
+    );
     let session = Session {
         conn_id,
         role,
@@ -224,18 +205,114 @@ async fn handshake(
     // Registered before hello-ok goes out: a node that has its hello reports itself ready,
     // and an invoke sent to it at once must find it (it waits in `out` until `serve`).
     if session.role == ROLE_NODE {
-        super::methods::register_node(shared, &session, &params, peer, out.clone());
+        registry::register_node(shared, &session, &params, peer, out.clone());
     }
+    let hello = serde_json::to_value(&hello).expect("hello-ok serialises");
     if ws
         .send(Message::text(Frame::ok(request_id, hello).to_text()))
         .await
         .is_err()
     {
-        super::methods::disconnect(shared, &session);
+        registry::disconnect(shared, &session);
         return None;
     }
-    tracing::info!(%peer, conn_id, role = %session.role, device = session.device_id.as_deref().unwrap_or("-"), "client connected");
+    tracing::info!(conn_id, role = %session.role, device = session.device_id.as_deref().unwrap_or("-"), "client connected");
     Some(session)
+}
+
+/// The hello-ok for an admitted connection: the methods and events of its role, this
+/// gateway's limits and tick interval, and (for a node) its device token.
+fn hello_ok(
+    shared: &Shared,
+    role: &str,
+    method: &str,
+    scopes: &[String],
+    conn_id: u64,
+    device_token: Option<String>,
+    issued_at: Option<u64>,
+) -> HelloOk {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let methods = if role == ROLE_NODE {
+        names(&[
+            methods::NODE_INVOKE_RESULT,
+            methods::NODE_INVOKE_PROGRESS,
+            methods::NODE_EVENT,
+        ])
+    } else {
+        names(&[
+            methods::DEVICE_PAIR_LIST,
+            methods::DEVICE_PAIR_APPROVE,
+            methods::DEVICE_PAIR_REJECT,
+            methods::DEVICE_PAIR_REMOVE,
+            methods::NODE_PAIR_LIST,
+            methods::NODE_PAIR_APPROVE,
+            methods::NODE_PAIR_REJECT,
+            methods::NODE_LIST,
+            methods::NODE_DESCRIBE,
+            methods::NODE_INVOKE,
+        ])
+    };
+    HelloOk {
+        kind: "hello-ok".into(),
+        protocol: PROTOCOL_VERSION,
+        server: ServerInfo {
+            version: format!("openclaw-node-embedded/{}", crate::VERSION),
+            conn_id: format!("c-{conn_id}"),
+        },
+        features: Features {
+            methods,
+            events: names(&[
+                events::TICK,
+                events::SHUTDOWN,
+                events::NODE_INVOKE_REQUEST,
+                events::NODE_INVOKE_CANCEL,
+                events::NODE_PAIR_RESOLVED,
+                events::DEVICE_PAIR_REQUESTED,
+                events::DEVICE_PAIR_RESOLVED,
+                events::NODE_PAIR_REQUESTED,
+            ]),
+            capabilities: Some(Vec::new()),
+        },
+        snapshot: serde_json::to_value(Snapshot {
+            presence: Vec::new(),
+            health: serde_json::Map::new(),
+            state_version: StateVersion {
+                presence: 0,
+                health: 0,
+            },
+            uptime_ms: shared.started.elapsed().as_millis() as u64,
+        })
+        .expect("the snapshot serialises"),
+        auth: HelloAuth {
+            method: Some(method.into()),
+            role: role.into(),
+            scopes: scopes.to_vec(),
+            device_token,
+            issued_at_ms: issued_at,
+        },
+        policy: Policy {
+            max_payload: MAX_PAYLOAD_BYTES,
+            max_buffered_bytes: MAX_BUFFERED_BYTES,
+            tick_interval_ms: shared.config.tick_interval.as_millis() as u64,
+        },
+    }
+}
+
+/// The embedded gateway's (empty) `hello-ok.snapshot`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Snapshot {
+    presence: Vec<Value>,
+    health: serde_json::Map<String, Value>,
+    state_version: StateVersion,
+    uptime_ms: u64,
+}
+
+/// `hello-ok.snapshot.stateVersion`.
+#[derive(serde::Serialize)]
+struct StateVersion {
+    presence: u64,
+    health: u64,
 }
 
 /// A first frame that passed every `connect` check needing no gateway state (spec §13.1 up
@@ -357,15 +434,14 @@ pub(crate) fn validate_connect(
     };
     let speaks = |v: u32| params.min_protocol <= v && v <= params.max_protocol;
     if !(speaks(PROTOCOL_VERSION) || (min_ok < PROTOCOL_VERSION && speaks(min_ok))) {
-        let e = ErrorShape::new(error_codes::INVALID_REQUEST, "protocol mismatch").with_details(
-            json!({
-                "code": detail_codes::PROTOCOL_MISMATCH,
-                "clientMinProtocol": params.min_protocol,
-                "clientMaxProtocol": params.max_protocol,
-                "expectedProtocol": PROTOCOL_VERSION,
-                "minimumProbeProtocol": MIN_PROBE_PROTOCOL_VERSION,
-            }),
-        );
+        let e =
+            ErrorShape::new(error_codes::INVALID_REQUEST, "protocol mismatch").with(ErrorDetails {
+                client_min_protocol: Some(params.min_protocol),
+                client_max_protocol: Some(params.max_protocol),
+                expected_protocol: Some(PROTOCOL_VERSION),
+                minimum_probe_protocol: Some(MIN_PROBE_PROTOCOL_VERSION),
+                ..ErrorDetails::code(detail_codes::PROTOCOL_MISMATCH)
+            });
         return Err(Refusal::answer(
             id,
             e,
@@ -383,7 +459,7 @@ pub(crate) fn validate_connect(
     }
     if role == ROLE_NODE && params.device.is_none() {
         let e = ErrorShape::new(error_codes::NOT_PAIRED, "device identity required")
-            .with_details(json!({"code": detail_codes::DEVICE_IDENTITY_REQUIRED}));
+            .with(ErrorDetails::code(detail_codes::DEVICE_IDENTITY_REQUIRED));
         return Err(Refusal::answer(
             id,
             e,
@@ -496,12 +572,12 @@ fn auth_error(
     retry_device: bool,
     next: &str,
 ) -> ErrorShape {
-    ErrorShape::new(error_codes::INVALID_REQUEST, message).with_details(json!({
-        "code": code,
-        "authReason": reason,
-        "canRetryWithDeviceToken": retry_device,
-        "recommendedNextStep": next,
-    }))
+    ErrorShape::new(error_codes::INVALID_REQUEST, message).with(ErrorDetails {
+        auth_reason: Some(reason.into()),
+        can_retry_with_device_token: Some(retry_device),
+        recommended_next_step: Some(next.into()),
+        ..ErrorDetails::code(code)
+    })
 }
 
 /// The credential cascade; returns the auth method on success.
@@ -668,7 +744,7 @@ async fn serve(
                 }
             }
             _ = tick.tick() => {
-                let ev = Frame::Event(EventFrame { event: events::TICK.into(), payload: Some(json!({"ts": crate::now_ms()})), seq: Some(seq), state_version: None });
+                let ev = GatewayToNode::Tick { tick: TickEvent { ts: crate::now_ms() }, seq: Some(seq) };
                 seq += 1;
                 if sink.send(Message::text(ev.to_text())).await.is_err() {
                     break;
@@ -679,20 +755,21 @@ async fn serve(
                 break;
             }
             _ = shared.shutdown.cancelled() => {
-                let ev = Frame::event(events::SHUTDOWN, json!({"reason": "gateway stopping"}));
+                let ev = GatewayToNode::Shutdown(ShutdownEvent { reason: "gateway stopping".into(), restart_expected_ms: None });
                 let _ = sink.send(Message::text(ev.to_text())).await;
                 let _ = sink.send(Message::Close(Some(CloseFrame { code: CloseCode::from(close_codes::SERVICE_RESTART), reason: "service restart".into() }))).await;
                 break;
             }
         }
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), sink.close()).await;
-    super::methods::disconnect(&shared, &session);
+    let _ = tokio::time::timeout(SINK_CLOSE_TIMEOUT, sink.close()).await;
+    registry::disconnect(&shared, &session);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// Spec §14: the RFC 8032 test key, vector A (v3, shared token) over this nonce and time.
     const NONCE: &str = "3f2b6c1e-7a4d-4e2b-9c1a-0d5e8f7a6b21";

@@ -12,8 +12,6 @@ use tokio::net::TcpStream;
 
 /// Largest request head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
-/// How long a client may take to send its request head (slowloris guard).
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A stream that replays already-read bytes before reading from the socket.
 pub struct Prefixed<S> {
@@ -68,10 +66,16 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// Reads the request head and either answers it (health probes, errors) or returns the
-/// stream for an upgrade. `ready` is whether `/readyz` should say ready.
-pub async fn accept(mut stream: TcpStream, ready: bool) -> std::io::Result<Request> {
+/// stream for an upgrade. `ready` is whether `/readyz` should say ready; a client that has
+/// not sent its whole head within `head_timeout` is hung up on (the slowloris guard,
+/// `GatewayConfig::request_head_timeout`).
+pub async fn accept(
+    mut stream: TcpStream,
+    ready: bool,
+    head_timeout: Duration,
+) -> std::io::Result<Request> {
     let mut buf = Vec::with_capacity(1024);
-    let head_end = tokio::time::timeout(HEAD_TIMEOUT, async {
+    let head_end = tokio::time::timeout(head_timeout, async {
         let mut chunk = [0u8; 2048];
         loop {
             let n = stream.read(&mut chunk).await?;

@@ -1,6 +1,7 @@
 //! What the embedded gateway does with each request: device admission and pairing, the
-//! node registry and command-surface approval, the operator methods of spec §13, and the
-//! node methods (`node.invoke.result`, `node.invoke.progress`, `node.event`).
+//! operator methods of spec §13, and the node methods (`node.invoke.result`,
+//! `node.invoke.progress`, `node.event`, read as [`NodeToGateway`]). Every answer is built
+//! from the `protocol` types; the live state it reads and changes is in `registry`.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -8,21 +9,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::conn::{Out, Session};
+use super::registry::{Inner, Out, PendingInvoke, Session, Shared, node_list, short_id};
 use super::state::DeviceRecord;
-use super::{NodeSession, PendingInvoke, Shared};
 use crate::protocol::*;
+
+/// A reply body as the `payload` of a response.
+fn body<T: Serialize>(value: &T) -> Value {
+    // Plain data with string keys: serialising cannot fail.
+    serde_json::to_value(value).expect("reply bodies serialise")
+}
 
 fn invalid(message: impl Into<String>) -> ErrorShape {
     ErrorShape::new(error_codes::INVALID_REQUEST, message)
-}
-
-fn short_id(prefix: &str) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{}", &id[..12])
 }
 
 fn mint_token() -> String {
@@ -52,9 +54,13 @@ pub(crate) fn admit_device(
     let result = {
         let mut inner = shared.lock();
         if let Some(request_id) = inner.rejected_devices.remove(&device.id) {
-            return Err(ErrorShape::new(error_codes::NOT_PAIRED, "pairing rejected").with_details(
-                json!({"code": detail_codes::PAIRING_REJECTED, "requestId": request_id, "deviceId": device.id}),
-            ));
+            return Err(
+                ErrorShape::new(error_codes::NOT_PAIRED, "pairing rejected").with(ErrorDetails {
+                    request_id: Some(request_id),
+                    device_id: Some(device.id.clone()),
+                    ..ErrorDetails::code(detail_codes::PAIRING_REJECTED)
+                }),
+            );
         }
         let ttl = PAIRING_REQUEST_TTL.as_millis() as u64;
         inner
@@ -119,24 +125,23 @@ pub(crate) fn admit_device(
             drop(inner);
             if let Some(p) = requested {
                 shared.persist();
-                shared.broadcast_operators(
-                    events::DEVICE_PAIR_REQUESTED,
-                    serde_json::to_value(&p).unwrap_or_default(),
-                );
+                shared.broadcast_operators(events::DEVICE_PAIR_REQUESTED, &p);
                 tracing::info!(request_id = %p.request_id, device = %p.device_id, "device pairing requested");
             }
             return Err(ErrorShape::new(
                 error_codes::NOT_PAIRED,
                 "pairing required: device is not approved yet",
             )
-            .with_details(json!({
-                "code": detail_codes::PAIRING_REQUIRED,
-                "reason": "not-paired",
-                "requestId": request.request_id,
-                "remediationHint": "Approve this device from the pending pairing requests.",
-                "deviceId": device.id,
-                "requestedRole": ROLE_NODE,
-            })));
+            .with(ErrorDetails {
+                reason: Some("not-paired".into()),
+                request_id: Some(request.request_id),
+                remediation_hint: Some(
+                    "Approve this device from the pending pairing requests.".into(),
+                ),
+                device_id: Some(device.id.clone()),
+                requested_role: Some(ROLE_NODE.into()),
+                ..ErrorDetails::code(detail_codes::PAIRING_REQUIRED)
+            }));
         }
         let record = inner
             .persisted
@@ -158,154 +163,6 @@ pub(crate) fn admit_device(
     result
 }
 
-/// Registers a node session after hello-ok and opens a command-surface request when its
-/// declared commands go beyond the approved ones.
-pub(crate) fn register_node(
-    shared: &Arc<Shared>,
-    session: &Session,
-    params: &ConnectParams,
-    peer: SocketAddr,
-    out: mpsc::Sender<Out>,
-) {
-    let Some(node_id) = session.device_id.clone() else {
-        return;
-    };
-    let declared: BTreeSet<String> = params
-        .commands
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let now = crate::now_ms();
-    let mut changed = false;
-    let mut requested = None;
-    {
-        let mut inner = shared.lock();
-        let approved = inner
-            .persisted
-            .devices
-            .get(&node_id)
-            .and_then(|d| d.approved_commands.clone())
-            .unwrap_or_default();
-        let missing: Vec<String> = declared.difference(&approved).cloned().collect();
-        let mut effective: BTreeSet<String> = declared.intersection(&approved).cloned().collect();
-        if !missing.is_empty() {
-            if shared.config.auto_approve_commands {
-                if let Some(d) = inner.persisted.devices.get_mut(&node_id) {
-                    d.approved_commands
-                        .get_or_insert_with(BTreeSet::new)
-                        .extend(declared.iter().cloned());
-                    d.commands_approved_at_ms = Some(now);
-                }
-                effective = declared.clone();
-                changed = true;
-            } else {
-                let existing = inner
-                    .persisted
-                    .pending_nodes
-                    .iter_mut()
-                    .find(|p| p.node_id == node_id);
-                match existing {
-                    Some(p) => {
-                        p.commands = Some(declared.iter().cloned().collect());
-                        p.ts = now;
-                    }
-                    None => {
-                        let p = PendingNode {
-                            request_id: short_id("n"),
-                            node_id: node_id.clone(),
-                            display_name: params.client.display_name.clone(),
-                            platform: Some(params.client.platform.clone()),
-                            version: Some(params.client.version.clone()),
-                            device_family: params.client.device_family.clone(),
-                            caps: params.caps.clone(),
-                            commands: Some(declared.iter().cloned().collect()),
-                            remote_ip: Some(peer.ip().to_string()),
-                            silent: Some(false),
-                            ts: now,
-                        };
-                        inner.persisted.pending_nodes.push(p.clone());
-                        requested = Some(p);
-                    }
-                }
-                changed = true;
-            }
-        }
-        let summary = NodeSummary {
-            node_id: node_id.clone(),
-            display_name: params.client.display_name.clone(),
-            platform: Some(params.client.platform.clone()),
-            version: Some(params.client.version.clone()),
-            device_family: params.client.device_family.clone(),
-            model_identifier: params.client.model_identifier.clone(),
-            remote_ip: Some(peer.ip().to_string()),
-            caps: params.caps.clone().unwrap_or_default(),
-            commands: effective.into_iter().collect(),
-            path_env: params.path_env.clone(),
-            permissions: params.permissions.clone(),
-            connected_at_ms: Some(now),
-            paired: true,
-            connected: true,
-        };
-        if let Some(old) = inner.nodes.insert(
-            node_id.clone(),
-            NodeSession {
-                conn_id: session.conn_id,
-                summary,
-                declared,
-                out,
-            },
-        ) {
-            let _ = old.out.try_send(Out::Close(
-                close_codes::POLICY,
-                "replaced by a newer connection of the same node".into(),
-            ));
-        }
-    }
-    if changed {
-        shared.persist();
-    }
-    if let Some(p) = requested {
-        tracing::info!(request_id = %p.request_id, node = %p.node_id, "node command surface needs approval");
-        shared.broadcast_operators(
-            events::NODE_PAIR_REQUESTED,
-            serde_json::to_value(&p).unwrap_or_default(),
-        );
-    }
-}
-
-/// Forgets a connection; a node's pending invokes fail.
-pub(crate) fn disconnect(shared: &Arc<Shared>, session: &Session) {
-    let mut inner = shared.lock();
-    inner.conns.remove(&session.conn_id);
-    let Some(node_id) = &session.device_id else {
-        return;
-    };
-    if inner
-        .nodes
-        .get(node_id)
-        .is_some_and(|n| n.conn_id == session.conn_id)
-    {
-        inner.nodes.remove(node_id);
-        let ids: Vec<String> = inner
-            .invokes
-            .iter()
-            .filter(|(_, p)| &p.node_id == node_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in ids {
-            if let Some(p) = inner.invokes.remove(&id) {
-                let _ = p.done.send(Err(ErrorShape::new(
-                    error_codes::UNAVAILABLE,
-                    format!("node disconnected ({})", p.command),
-                )
-                .with_details(json!({"code": detail_codes::NOT_CONNECTED}))));
-            }
-        }
-        tracing::info!(node = %node_id, "node disconnected");
-    }
-}
-
 fn reply(out: &mpsc::Sender<Out>, id: &str, result: Result<Value, ErrorShape>) {
     let frame = match result {
         Ok(v) => Frame::ok(id, v),
@@ -320,7 +177,7 @@ fn parse<T: serde::de::DeserializeOwned>(
     method: &str,
     params: Option<Value>,
 ) -> Result<T, ErrorShape> {
-    serde_json::from_value(params.unwrap_or_else(|| json!({})))
+    serde_json::from_value(params.unwrap_or_else(|| Value::Object(Default::default())))
         .map_err(|e| invalid(format!("invalid {method} params: {e}")))
 }
 
@@ -376,7 +233,7 @@ pub(crate) fn handle_request(
                 Err(invalid(format!("unauthorized role: {}", session.role))),
             );
         }
-        return reply(out, &id, node_request(shared, session, method, req.params));
+        return reply(out, &id, node_request(shared, session, req));
     }
     if !operator_methods.contains(&method) {
         return reply(out, &id, Err(invalid(format!("unknown method: {method}"))));
@@ -389,8 +246,15 @@ pub(crate) fn handle_request(
         return reply(
             out,
             &id,
-            Err(ErrorShape::new(error_codes::FORBIDDEN, format!("missing scope: {needed}"))
-                .with_details(json!({"code": detail_codes::MISSING_SCOPE, "missingScope": needed, "requiredScopes": [needed]}))),
+            Err(
+                ErrorShape::new(error_codes::FORBIDDEN, format!("missing scope: {needed}")).with(
+                    ErrorDetails {
+                        missing_scope: Some(needed.into()),
+                        required_scopes: Some(vec![needed.into()]),
+                        ..ErrorDetails::code(detail_codes::MISSING_SCOPE)
+                    },
+                ),
+            ),
         );
     }
     if method == methods::NODE_INVOKE {
@@ -412,13 +276,17 @@ pub(crate) fn handle_request(
 fn node_request(
     shared: &Arc<Shared>,
     session: &Session,
-    method: &str,
-    params: Option<Value>,
+    req: RequestFrame,
 ) -> Result<Value, ErrorShape> {
     let own = session.device_id.as_deref().unwrap_or_default();
-    match method {
-        methods::NODE_INVOKE_RESULT => {
-            let result: NodeInvokeResult = parse(method, params)?;
+    let message = NodeToGateway::from_request(req).map_err(|e| match e {
+        MessageError::Payload { name, reason } => {
+            invalid(format!("invalid {name} params: {reason}"))
+        }
+        other => invalid(other.to_string()),
+    })?;
+    match message {
+        NodeToGateway::InvokeResult { result, .. } => {
             if result.node_id != own {
                 return Err(invalid("nodeId mismatch"));
             }
@@ -428,33 +296,31 @@ fn node_request(
                 .get(&result.id)
                 .is_some_and(|p| p.node_id == own);
             if !belongs {
-                return Ok(json!({"ok": true, "ignored": true}));
+                return Ok(body(&Ack::ignored()));
             }
             let pending = inner.invokes.remove(&result.id).expect("checked above");
             let _ = pending.done.send(Ok(result));
-            Ok(json!({"ok": true}))
+            Ok(body(&Ack::ok()))
         }
-        methods::NODE_INVOKE_PROGRESS => {
-            let p: NodeInvokeProgress = parse(method, params)?;
-            if p.node_id != own {
+        NodeToGateway::InvokeProgress { progress, .. } => {
+            if progress.node_id != own {
                 return Err(invalid("nodeId mismatch"));
             }
-            if p.chunk.len() > MAX_PROGRESS_CHUNK_BYTES {
+            if progress.chunk.len() > MAX_PROGRESS_CHUNK_BYTES {
                 return Err(invalid("chunk too large"));
             }
-            Ok(json!({"ok": true}))
+            Ok(body(&Ack::ok()))
         }
-        _ => {
-            let e: NodeEventParams = parse(method, params)?;
-            Ok(json!({"ok": true, "event": e.event, "handled": true}))
-        }
+        NodeToGateway::Event { event, .. } => Ok(body(&NodeEventAck {
+            ok: true,
+            event: event.event,
+            handled: true,
+        })),
+        NodeToGateway::Connect { .. } => Err(invalid("connect is only valid as the first request")),
     }
 }
 
-fn find_pending_device(
-    inner: &super::Inner,
-    request_id: &str,
-) -> Result<PendingDevice, ErrorShape> {
+fn find_pending_device(inner: &Inner, request_id: &str) -> Result<PendingDevice, ErrorShape> {
     inner
         .persisted
         .pending_devices
@@ -462,31 +328,6 @@ fn find_pending_device(
         .find(|p| p.request_id == request_id)
         .cloned()
         .ok_or_else(|| invalid("unknown requestId"))
-}
-
-fn node_list(inner: &super::Inner) -> Vec<NodeSummary> {
-    let mut nodes: Vec<NodeSummary> = inner.nodes.values().map(|n| n.summary.clone()).collect();
-    nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
-    for (id, d) in &inner.persisted.devices {
-        if d.roles.contains(ROLE_NODE) && !inner.nodes.contains_key(id) {
-            nodes.push(NodeSummary {
-                node_id: id.clone(),
-                display_name: d.display_name.clone(),
-                platform: d.platform.clone(),
-                device_family: d.device_family.clone(),
-                commands: d
-                    .approved_commands
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect(),
-                paired: true,
-                connected: false,
-                ..Default::default()
-            });
-        }
-    }
-    nodes
 }
 
 fn operator_request(
@@ -497,7 +338,7 @@ fn operator_request(
     let now = crate::now_ms();
     match method {
         methods::DEVICE_PAIR_LIST => {
-            let _: serde_json::Map<String, Value> = parse(method, params)?;
+            let _: EmptyParams = parse(method, params)?;
             let inner = shared.lock();
             let paired: Vec<PairedDevice> = inner
                 .persisted
@@ -514,7 +355,10 @@ fn operator_request(
                     approved_at_ms: Some(d.approved_at_ms),
                 })
                 .collect();
-            Ok(json!({"pending": inner.persisted.pending_devices, "paired": paired}))
+            Ok(body(&DevicePairList {
+                pending: inner.persisted.pending_devices.clone(),
+                paired,
+            }))
         }
         methods::DEVICE_PAIR_APPROVE | methods::DEVICE_PAIR_REJECT => {
             let p: RequestIdParams = parse(method, params)?;
@@ -555,18 +399,23 @@ fn operator_request(
             let decision = if approve { "approved" } else { "rejected" };
             shared.broadcast_operators(
                 events::DEVICE_PAIR_RESOLVED,
-                json!({"requestId": pending.request_id, "deviceId": pending.device_id, "decision": decision, "ts": now}),
+                &PairResolved {
+                    request_id: pending.request_id.clone(),
+                    node_id: None,
+                    device_id: Some(pending.device_id.clone()),
+                    decision: decision.into(),
+                    ts: now,
+                },
             );
             tracing::info!(request_id = %pending.request_id, device = %pending.device_id, decision, "device pairing decided");
-            Ok(json!({"requestId": pending.request_id, "decision": decision, "device": device}))
+            Ok(body(&DevicePairDecision {
+                request_id: pending.request_id,
+                decision: decision.into(),
+                device,
+            }))
         }
         methods::DEVICE_PAIR_REMOVE => {
-            #[derive(serde::Deserialize)]
-            #[serde(rename_all = "camelCase", deny_unknown_fields)]
-            struct P {
-                device_id: String,
-            }
-            let p: P = parse(method, params)?;
+            let p: DeviceIdParams = parse(method, params)?;
             let removed = {
                 let mut inner = shared.lock();
                 let removed = inner.persisted.devices.remove(&p.device_id);
@@ -587,10 +436,13 @@ fn operator_request(
                 return Err(invalid("unknown deviceId"));
             }
             shared.persist();
-            Ok(json!({"deviceId": p.device_id, "removedAtMs": now}))
+            Ok(body(&DeviceRemoved {
+                device_id: p.device_id,
+                removed_at_ms: now,
+            }))
         }
         methods::NODE_PAIR_LIST => {
-            let _: serde_json::Map<String, Value> = parse(method, params)?;
+            let _: EmptyParams = parse(method, params)?;
             let inner = shared.lock();
             let paired: Vec<PairedNode> = inner
                 .persisted
@@ -605,7 +457,10 @@ fn operator_request(
                     })
                 })
                 .collect();
-            Ok(json!({"pending": inner.persisted.pending_nodes, "paired": paired}))
+            Ok(body(&NodePairList {
+                pending: inner.persisted.pending_nodes.clone(),
+                paired,
+            }))
         }
         methods::NODE_PAIR_APPROVE | methods::NODE_PAIR_REJECT => {
             let p: RequestIdParams = parse(method, params)?;
@@ -644,10 +499,13 @@ fn operator_request(
                     }
                 }
                 let decision = if approve { "approved" } else { "rejected" };
-                let event = Frame::event(
-                    events::NODE_PAIR_RESOLVED,
-                    json!({"requestId": pending.request_id, "nodeId": pending.node_id, "decision": decision, "ts": now}),
-                )
+                let event = GatewayToNode::PairResolved(PairResolved {
+                    request_id: pending.request_id.clone(),
+                    node_id: Some(pending.node_id.clone()),
+                    device_id: None,
+                    decision: decision.into(),
+                    ts: now,
+                })
                 .to_text();
                 if let Some(node) = inner.nodes.get(&pending.node_id) {
                     let _ = node.out.try_send(Out::Text(event));
@@ -658,17 +516,29 @@ fn operator_request(
             let decision = if approve { "approved" } else { "rejected" };
             shared.broadcast_operators(
                 events::NODE_PAIR_RESOLVED,
-                json!({"requestId": pending.request_id, "nodeId": pending.node_id, "decision": decision, "ts": now}),
+                &PairResolved {
+                    request_id: pending.request_id.clone(),
+                    node_id: Some(pending.node_id.clone()),
+                    device_id: None,
+                    decision: decision.into(),
+                    ts: now,
+                },
             );
             tracing::info!(request_id = %pending.request_id, node = %pending.node_id, decision, "node command surface decided");
-            Ok(
-                json!({"requestId": pending.request_id, "nodeId": pending.node_id, "decision": decision, "commands": pending.commands}),
-            )
+            Ok(body(&NodePairDecision {
+                request_id: pending.request_id,
+                node_id: pending.node_id,
+                decision: decision.into(),
+                commands: pending.commands,
+            }))
         }
         methods::NODE_LIST => {
-            let _: serde_json::Map<String, Value> = parse(method, params)?;
+            let _: EmptyParams = parse(method, params)?;
             let inner = shared.lock();
-            Ok(json!({"ts": now, "nodes": node_list(&inner)}))
+            Ok(body(&NodeListResult {
+                ts: now,
+                nodes: node_list(&inner),
+            }))
         }
         methods::NODE_DESCRIBE => {
             let p: NodeIdParams = parse(method, params)?;
@@ -677,9 +547,7 @@ fn operator_request(
                 .into_iter()
                 .find(|n| n.node_id == p.node_id)
                 .ok_or_else(|| invalid("unknown nodeId"))?;
-            let mut v = serde_json::to_value(node).unwrap_or_default();
-            v["ts"] = json!(now);
-            Ok(v)
+            Ok(body(&NodeDescribeResult { node, ts: now }))
         }
         _ => Err(invalid(format!("unknown method: {method}"))),
     }
@@ -703,7 +571,7 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
         let Some(node) = inner.nodes.get(&p.node_id) else {
             return Err(
                 ErrorShape::new(error_codes::UNAVAILABLE, "node not connected")
-                    .with_details(json!({"code": detail_codes::NOT_CONNECTED})),
+                    .with(ErrorDetails::code(detail_codes::NOT_CONNECTED)),
             );
         };
         if !node.summary.commands.iter().any(|c| c == &p.command) {
@@ -712,19 +580,21 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
                 p.command,
                 node.summary.platform.as_deref().unwrap_or("unknown")
             ))
-            .with_details(json!({"reason": "not-allowed", "command": p.command})));
+            .with(ErrorDetails {
+                reason: Some("not-allowed".into()),
+                command: Some(p.command.clone()),
+                ..ErrorDetails::default()
+            }));
         }
-        let mut payload = json!({
-            "id": invoke_id,
-            "nodeId": p.node_id,
-            "command": p.command,
-            "timeoutMs": timeout.as_millis() as u64,
-            "idempotencyKey": p.idempotency_key,
-        });
-        if let Some(params) = &p.params {
-            payload["paramsJSON"] = json!(params.to_string());
-        }
-        let text = Frame::event(events::NODE_INVOKE_REQUEST, payload).to_text();
+        let text = GatewayToNode::InvokeRequest(NodeInvokeRequest {
+            id: invoke_id.clone(),
+            node_id: p.node_id.clone(),
+            command: p.command.clone(),
+            params_json: p.params.as_ref().map(Value::to_string),
+            timeout_ms: Some(timeout.as_millis() as u64),
+            idempotency_key: Some(p.idempotency_key.clone()),
+        })
+        .to_text();
         if node.out.try_send(Out::Text(text)).is_err() {
             return Err(ErrorShape::new(
                 error_codes::UNAVAILABLE,
@@ -758,20 +628,25 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
                 inner.nodes.get(&p.node_id).map(|n| n.out.clone())
             };
             if let Some(out) = node_out {
-                let cancel = Frame::event(
-                    events::NODE_INVOKE_CANCEL,
-                    json!({"invokeId": invoke_id, "nodeId": p.node_id}),
-                );
+                let cancel = GatewayToNode::InvokeCancel(NodeInvokeCancel {
+                    invoke_id: invoke_id.clone(),
+                    node_id: Some(p.node_id.clone()),
+                });
                 let _ = out.try_send(Out::Text(cancel.to_text()));
             }
             return Err(ErrorShape::new(
                 error_codes::UNAVAILABLE,
                 "TIMEOUT: node invoke timed out",
             )
-            .with_details(json!({
-                "nodeError": {"code": "TIMEOUT", "message": "node invoke timed out"},
-                "nodeCommandDispatched": true,
-            })));
+            .with(ErrorDetails {
+                node_error: Some(InvokeError {
+                    code: Some(error_codes::TIMEOUT.into()),
+                    message: Some("node invoke timed out".into()),
+                    details: None,
+                }),
+                node_command_dispatched: Some(true),
+                ..ErrorDetails::default()
+            }));
         }
     };
     if !result.ok {
@@ -787,10 +662,11 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
             (None, None) => "node invoke failed".into(),
         };
         return Err(
-            ErrorShape::new(error_codes::UNAVAILABLE, message).with_details(json!({
-                "nodeError": {"code": e.code, "message": e.message, "details": e.details},
-                "nodeCommandDispatched": true,
-            })),
+            ErrorShape::new(error_codes::UNAVAILABLE, message).with(ErrorDetails {
+                node_error: Some(e),
+                node_command_dispatched: Some(true),
+                ..ErrorDetails::default()
+            }),
         );
     }
     let payload = match (&result.payload_json, &result.payload) {
@@ -798,11 +674,11 @@ async fn node_invoke(shared: &Arc<Shared>, params: Option<Value>) -> Result<Valu
         (None, Some(v)) => v.clone(),
         (None, None) => Value::Null,
     };
-    Ok(json!({
-        "ok": true,
-        "nodeId": p.node_id,
-        "command": p.command,
-        "payload": payload,
-        "payloadJSON": result.payload_json,
+    Ok(body(&NodeInvokeResponse {
+        ok: true,
+        node_id: p.node_id,
+        command: p.command,
+        payload,
+        payload_json: result.payload_json,
     }))
 }

@@ -6,161 +6,40 @@
 //! `/healthz` and `/readyz` on the same port. Fleet features (channels, agents, models)
 //! stay in the real Gateway.
 //!
-//! Layout: [`http`] (the port: probes and upgrades), `conn` (one connection: handshake,
-//! then frames), `methods` (what each request does), [`state`] (persisted pairing state).
+//! Layout: [`config`] (settings), [`http`] (the port: probes and upgrades), `conn` (one
+//! connection: handshake, then frames), `methods` (what each request does), `registry`
+//! (the live connections, nodes and invokes, shared by `conn` and `methods`), [`state`]
+//! (persisted pairing state).
 //! The caller owns the listener and stops the gateway through the [`GatewayHandle`].
 
+pub mod config;
 mod conn;
 pub mod http;
 mod methods;
+mod registry;
 pub mod state;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
-use crate::protocol::{ErrorShape, NodeInvokeResult};
-use crate::secret::Secret;
+pub use config::{GatewayAuth, GatewayConfig, REQUEST_HEAD_TIMEOUT, check_bind_safety};
+use registry::{Bootstrap, Inner, Shared};
+
+/// How long [`GatewayHandle::shutdown`] waits for the connections to finish.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+/// The pause after a failed `accept` (out of file descriptors, say) before the next one.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// The pure part of the handshake, for the fuzz targets (`crate::fuzzing`).
 #[cfg(feature = "fuzzing")]
 pub(crate) use conn::{Refusal, ValidConnect, validate_connect};
-
-/// How clients authenticate.
-#[derive(Debug, Clone)]
-pub enum GatewayAuth {
-    /// No shared secret (loopback only).
-    None,
-    /// A shared token.
-    Token(Secret),
-    /// A shared password.
-    Password(Secret),
-}
-
-/// Gateway settings.
-#[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    /// Authentication mode.
-    pub auth: GatewayAuth,
-    /// Where pairing state is persisted (`None` = memory only).
-    pub state_dir: Option<PathBuf>,
-    /// Approve device pairing requests at once (demo and tests).
-    pub auto_approve_devices: bool,
-    /// Approve node command surfaces at once (demo and tests).
-    pub auto_approve_commands: bool,
-    /// Tick period.
-    pub tick_interval: Duration,
-    /// `node.invoke` budget when the operator gives none.
-    pub invoke_timeout_default: Duration,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            auth: GatewayAuth::None,
-            state_dir: None,
-            auto_approve_devices: false,
-            auto_approve_commands: false,
-            tick_interval: Duration::from_millis(crate::protocol::DEFAULT_TICK_INTERVAL_MS),
-            invoke_timeout_default: Duration::from_millis(
-                crate::protocol::DEFAULT_INVOKE_TIMEOUT_MS,
-            ),
-        }
-    }
-}
-
-/// Refuses a non-loopback bind without a shared secret: loopback first, exposure only
-/// with explicit authentication.
-pub fn check_bind_safety(addr: &SocketAddr, auth: &GatewayAuth) -> Result<(), String> {
-    if addr.ip().is_loopback() || !matches!(auth, GatewayAuth::None) {
-        return Ok(());
-    }
-    Err(format!(
-        "refusing to listen on {addr} without authentication: anyone who can reach that address could pair a node and run commands on it. Bind to 127.0.0.1, or set OPENCLAW_GATEWAY_TOKEN (or OPENCLAW_GATEWAY_PASSWORD)"
-    ))
-}
-
-/// One live connection, as seen by the rest of the gateway.
-pub(crate) struct ConnEntry {
-    pub role: String,
-    pub device_id: Option<String>,
-    pub out: mpsc::Sender<conn::Out>,
-}
-
-/// A connected node.
-pub(crate) struct NodeSession {
-    pub conn_id: u64,
-    pub summary: crate::protocol::NodeSummary,
-    pub declared: BTreeSet<String>,
-    pub out: mpsc::Sender<conn::Out>,
-}
-
-/// An invoke waiting for the node's result.
-pub(crate) struct PendingInvoke {
-    pub node_id: String,
-    pub command: String,
-    pub done: oneshot::Sender<Result<NodeInvokeResult, ErrorShape>>,
-}
-
-/// A single-use setup-code token.
-pub(crate) struct Bootstrap {
-    pub expires_at: std::time::Instant,
-    pub bound_device: Option<String>,
-}
-
-/// Mutable gateway state behind one lock (short critical sections, no I/O inside).
-pub(crate) struct Inner {
-    pub persisted: state::Persisted,
-    pub conns: HashMap<u64, ConnEntry>,
-    pub nodes: HashMap<String, NodeSession>,
-    pub invokes: HashMap<String, PendingInvoke>,
-    pub rejected_devices: HashMap<String, String>,
-    pub bootstrap: HashMap<String, Bootstrap>,
-}
-
-/// What every connection task shares.
-pub(crate) struct Shared {
-    pub config: GatewayConfig,
-    pub store: state::Store,
-    pub inner: Mutex<Inner>,
-    pub next_conn: AtomicU64,
-    pub draining: AtomicBool,
-    pub drop_token: Mutex<CancellationToken>,
-    pub shutdown: CancellationToken,
-    pub started: std::time::Instant,
-}
-
-impl Shared {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Persists the pairing state (serialised under the lock, written outside it).
-    pub fn persist(&self) {
-        let snapshot = self.lock().persisted.clone();
-        self.store.save(&snapshot);
-    }
-
-    /// Sends an event to every operator connection.
-    pub fn broadcast_operators(&self, event: &str, payload: serde_json::Value) {
-        let text = crate::protocol::Frame::event(event, payload).to_text();
-        let inner = self.lock();
-        for c in inner
-            .conns
-            .values()
-            .filter(|c| c.role == crate::protocol::ROLE_OPERATOR)
-        {
-            let _ = c.out.try_send(conn::Out::Text(text.clone()));
-        }
-    }
-}
 
 /// A running gateway.
 pub struct GatewayHandle {
@@ -230,7 +109,7 @@ impl GatewayHandle {
         // port can be bound again at once (restarts in tests and in `gateway`).
         let _ = self.accept.await;
         self.tracker.close();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+        let _ = tokio::time::timeout(SHUTDOWN_DRAIN, self.tracker.wait()).await;
     }
 }
 
@@ -270,20 +149,27 @@ pub async fn start(
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
-                tracker.spawn(async move {
-                    let ready = !shared.draining.load(Ordering::SeqCst);
-                    match http::accept(stream, ready).await {
-                        Ok(http::Request::Upgrade(io)) => conn::run(shared, io, peer).await,
-                        Ok(http::Request::Done) => {}
-                        Err(e) => tracing::debug!(%peer, error = %e, "http request failed"),
+                // Every line this connection logs, from the request head to the close,
+                // carries its peer.
+                let span = tracing::info_span!("gw_conn", %peer);
+                tracker.spawn(
+                    async move {
+                        let ready = !shared.draining.load(Ordering::SeqCst);
+                        let head_timeout = shared.config.request_head_timeout;
+                        match http::accept(stream, ready, head_timeout).await {
+                            Ok(http::Request::Upgrade(io)) => conn::run(shared, io, peer).await,
+                            Ok(http::Request::Done) => {}
+                            Err(e) => tracing::debug!(error = %e, "http request failed"),
+                        }
                     }
-                });
+                    .instrument(span),
+                );
             }
         })
     };
@@ -294,4 +180,66 @@ pub async fn start(
         tracker,
         accept,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every line a gateway connection logs carries its peer (issue 16: the `gw_conn`
+    //! span used to be entered and dropped).
+
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A `MakeWriter` that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_logs_under_its_peer() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw = start(listener, GatewayConfig::default()).await.unwrap();
+        // An upgrade request without a key: tungstenite refuses it inside the connection.
+        let mut tcp = tokio::net::TcpStream::connect(gw.local_addr())
+            .await
+            .unwrap();
+        let peer = tcp.local_addr().unwrap();
+        tcp.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+        gw.shutdown().await;
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("websocket upgrade failed"))
+            .unwrap_or_else(|| panic!("no upgrade failure logged:\n{text}"));
+        assert!(line.contains(&format!("gw_conn{{peer={peer}}}")), "{line}");
+    }
 }

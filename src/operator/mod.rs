@@ -13,13 +13,65 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::protocol::*;
 use crate::secret::Secret;
+use crate::transport::handshake::{HandshakeError, HandshakeTimeouts, handshake};
+
+/// `client.id` of the operator client (a loopback backend client).
+const OPERATOR_CLIENT_ID: &str = "gateway-client";
+/// `client.mode` of the operator client.
+const OPERATOR_CLIENT_MODE: &str = "backend";
+
+/// The operator's `connect` params: no device block, the shared credential, the scopes.
+fn connect_params(opts: &OperatorOptions) -> ConnectParams {
+    let auth = AuthParams {
+        token: opts.token.as_ref().map(|t| t.expose().to_string()),
+        password: opts.password.as_ref().map(|p| p.expose().to_string()),
+        ..Default::default()
+    };
+    ConnectParams {
+        min_protocol: MIN_NODE_PROTOCOL_VERSION,
+        max_protocol: PROTOCOL_VERSION,
+        client: ClientInfo {
+            id: OPERATOR_CLIENT_ID.into(),
+            display_name: Some("openclaw-node operator".into()),
+            version: crate::VERSION.into(),
+            platform: std::env::consts::OS.into(),
+            device_family: None,
+            model_identifier: None,
+            mode: OPERATOR_CLIENT_MODE.into(),
+            instance_id: None,
+        },
+        role: Some(ROLE_OPERATOR.into()),
+        scopes: Some(opts.scopes.clone()),
+        caps: None,
+        commands: None,
+        permissions: None,
+        path_env: None,
+        auth: Some(auth).filter(|a| *a != AuthParams::default()),
+        device: None,
+        locale: None,
+        user_agent: None,
+    }
+}
+
+/// Method params as the `params` of a request.
+fn params<T: Serialize>(value: &T) -> Value {
+    // Plain data with string keys: serialising cannot fail.
+    serde_json::to_value(value).expect("method params serialise")
+}
+
+fn request_id_params(request_id: &str) -> RequestIdParams {
+    RequestIdParams {
+        request_id: request_id.into(),
+    }
+}
 
 /// How to reach and authenticate to a gateway.
 #[derive(Debug, Clone)]
@@ -60,9 +112,9 @@ pub enum OperatorError {
     /// The gateway could not be reached.
     #[error(transparent)]
     Dial(#[from] crate::transport::DialError),
-    /// The handshake failed before hello-ok.
+    /// The handshake failed before hello-ok (a refused `connect` is [`Self::Gateway`]).
     #[error("handshake with the gateway failed: {0}")]
-    Handshake(String),
+    Handshake(HandshakeError),
     /// The gateway answered with an error.
     #[error("{0}")]
     Gateway(ErrorShape),
@@ -106,86 +158,18 @@ impl OperatorClient {
     /// Connects and completes the handshake.
     pub async fn connect(opts: OperatorOptions) -> Result<OperatorClient, OperatorError> {
         let url = crate::transport::normalize_url(&opts.url)?;
-        let ws = crate::transport::dial_with(&url, opts.tls.clone()).await?;
+        let mut ws = crate::transport::dial_with(&url, opts.tls.clone()).await?;
+        let established = handshake(&mut ws, HandshakeTimeouts::default(), |_| {
+            connect_params(&opts)
+        })
+        .await
+        .map_err(|e| match e {
+            HandshakeError::Refused(shape) => OperatorError::Gateway(shape),
+            HandshakeError::Ended => OperatorError::Closed,
+            other => OperatorError::Handshake(other),
+        })?;
+        let hello = established.hello;
         let (mut sink, mut stream) = ws.split();
-        let read_frame = async |stream: &mut futures_util::stream::SplitStream<
-            crate::transport::WsStream,
-        >|
-               -> Result<Frame, OperatorError> {
-            loop {
-                match stream.next().await {
-                    Some(Ok(Message::Text(t))) => {
-                        if let Ok(f) = Frame::parse(&t) {
-                            return Ok(f);
-                        }
-                    }
-                    Some(Ok(Message::Close(f))) => {
-                        return Err(OperatorError::Handshake(format!(
-                            "closed by the gateway{}",
-                            f.map(|f| format!(" ({}: {})", u16::from(f.code), f.reason))
-                                .unwrap_or_default()
-                        )));
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(OperatorError::Handshake(e.to_string())),
-                    None => return Err(OperatorError::Closed),
-                }
-            }
-        };
-        let challenge = tokio::time::timeout(CHALLENGE_TIMEOUT, async {
-            loop {
-                if let Frame::Event(e) = read_frame(&mut stream).await?
-                    && e.event == events::CONNECT_CHALLENGE
-                {
-                    return Ok::<_, OperatorError>(e);
-                }
-            }
-        })
-        .await
-        .map_err(|_| OperatorError::Timeout("connect.challenge".into()))??;
-        let _ = challenge;
-        let mut auth = serde_json::Map::new();
-        if let Some(t) = &opts.token {
-            auth.insert("token".into(), json!(t.expose()));
-        }
-        if let Some(p) = &opts.password {
-            auth.insert("password".into(), json!(p.expose()));
-        }
-        let mut params = json!({
-            "minProtocol": MIN_NODE_PROTOCOL_VERSION,
-            "maxProtocol": PROTOCOL_VERSION,
-            "client": {"id": "gateway-client", "version": crate::VERSION,
-                       "platform": std::env::consts::OS, "mode": "backend",
-                       "displayName": "openclaw-node operator"},
-            "role": ROLE_OPERATOR,
-            "scopes": opts.scopes,
-        });
-        if !auth.is_empty() {
-            params["auth"] = Value::Object(auth);
-        }
-        sink.send(Message::text(
-            Frame::request("connect", methods::CONNECT, params).to_text(),
-        ))
-        .await
-        .map_err(|e| OperatorError::Handshake(e.to_string()))?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, async {
-            loop {
-                if let Frame::Res(r) = read_frame(&mut stream).await?
-                    && r.id == "connect"
-                {
-                    return Ok::<_, OperatorError>(r);
-                }
-            }
-        })
-        .await
-        .map_err(|_| OperatorError::Timeout("connect".into()))??;
-        if !response.ok {
-            return Err(OperatorError::Gateway(response.error.unwrap_or_else(
-                || ErrorShape::new("UNAVAILABLE", "connect refused without a reason"),
-            )));
-        }
-        let hello: HelloOk = serde_json::from_value(response.payload.unwrap_or_default())
-            .map_err(|e| OperatorError::Handshake(format!("unreadable hello-ok: {e}")))?;
 
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
         let writer = tokio::spawn(async move {
@@ -305,14 +289,15 @@ impl OperatorClient {
 
     /// `device.pair.list`.
     pub async fn device_pair_list(&self) -> Result<DevicePairList, OperatorError> {
-        self.typed(methods::DEVICE_PAIR_LIST, json!({})).await
+        self.typed(methods::DEVICE_PAIR_LIST, params(&EmptyParams {}))
+            .await
     }
 
     /// `device.pair.approve`.
     pub async fn device_pair_approve(&self, request_id: &str) -> Result<Value, OperatorError> {
         self.call(
             methods::DEVICE_PAIR_APPROVE,
-            json!({"requestId": request_id}),
+            params(&request_id_params(request_id)),
         )
         .await
     }
@@ -321,43 +306,61 @@ impl OperatorClient {
     pub async fn device_pair_reject(&self, request_id: &str) -> Result<Value, OperatorError> {
         self.call(
             methods::DEVICE_PAIR_REJECT,
-            json!({"requestId": request_id}),
+            params(&request_id_params(request_id)),
         )
         .await
     }
 
     /// `device.pair.remove`.
     pub async fn device_pair_remove(&self, device_id: &str) -> Result<Value, OperatorError> {
-        self.call(methods::DEVICE_PAIR_REMOVE, json!({"deviceId": device_id}))
-            .await
+        self.call(
+            methods::DEVICE_PAIR_REMOVE,
+            params(&DeviceIdParams {
+                device_id: device_id.into(),
+            }),
+        )
+        .await
     }
 
     /// `node.pair.list`.
     pub async fn node_pair_list(&self) -> Result<NodePairList, OperatorError> {
-        self.typed(methods::NODE_PAIR_LIST, json!({})).await
+        self.typed(methods::NODE_PAIR_LIST, params(&EmptyParams {}))
+            .await
     }
 
     /// `node.pair.approve`.
     pub async fn node_pair_approve(&self, request_id: &str) -> Result<Value, OperatorError> {
-        self.call(methods::NODE_PAIR_APPROVE, json!({"requestId": request_id}))
-            .await
+        self.call(
+            methods::NODE_PAIR_APPROVE,
+            params(&request_id_params(request_id)),
+        )
+        .await
     }
 
     /// `node.pair.reject`.
     pub async fn node_pair_reject(&self, request_id: &str) -> Result<Value, OperatorError> {
-        self.call(methods::NODE_PAIR_REJECT, json!({"requestId": request_id}))
-            .await
+        self.call(
+            methods::NODE_PAIR_REJECT,
+            params(&request_id_params(request_id)),
+        )
+        .await
     }
 
     /// `node.list`.
     pub async fn node_list(&self) -> Result<NodeListResult, OperatorError> {
-        self.typed(methods::NODE_LIST, json!({})).await
+        self.typed(methods::NODE_LIST, params(&EmptyParams {}))
+            .await
     }
 
     /// `node.describe`.
     pub async fn node_describe(&self, node_id: &str) -> Result<NodeSummary, OperatorError> {
-        self.typed(methods::NODE_DESCRIBE, json!({"nodeId": node_id}))
-            .await
+        self.typed(
+            methods::NODE_DESCRIBE,
+            params(&NodeIdParams {
+                node_id: node_id.into(),
+            }),
+        )
+        .await
     }
 
     /// `node.invoke`: waits for the node's result (the gateway's budget plus a margin).
@@ -368,15 +371,14 @@ impl OperatorClient {
         params: Value,
         timeout_ms: Option<u64>,
     ) -> Result<NodeInvokeResponse, OperatorError> {
-        let mut p = json!({
-            "nodeId": node_id,
-            "command": command,
-            "params": params,
-            "idempotencyKey": uuid::Uuid::new_v4().to_string(),
+        let p = self::params(&NodeInvokeParams {
+            node_id: node_id.into(),
+            command: command.into(),
+            params: Some(params),
+            timeout_ms,
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            session_key: None,
         });
-        if let Some(ms) = timeout_ms {
-            p["timeoutMs"] = json!(ms);
-        }
         let budget = Duration::from_millis(timeout_ms.unwrap_or(DEFAULT_INVOKE_TIMEOUT_MS))
             + Duration::from_secs(5);
         let v = self

@@ -125,7 +125,7 @@ impl std::fmt::Display for ErrorShape {
 }
 
 /// Why a frame could not be parsed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FrameError {
     /// Not JSON at all.
     #[error("frame is not valid JSON: {0}")]

@@ -174,7 +174,8 @@ pub struct TickEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShutdownEvent {
-    /// Why the gateway is stopping.
+    /// Why the gateway is stopping (empty when it did not say).
+    #[serde(default)]
     pub reason: String,
     /// When it expects to be back, if it knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]

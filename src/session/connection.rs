@@ -1,6 +1,8 @@
-//! One connection attempt: dial, wait for `connect.challenge`, send a signed `connect`,
-//! read `hello-ok` (or classify the refusal), then serve until the socket ends, the tick
-//! watchdog fires, a one-shot limit is reached or shutdown is requested.
+//! One connection attempt: dial, run the shared client handshake
+//! ([`crate::transport::handshake`]), classify a refusal, then serve the connection as a
+//! [`Connection`] — one method per inbound message — until the socket ends, the tick
+//! watchdog fires, a one-shot limit is reached or shutdown is requested. Also the `doctor`
+//! probe: the same handshake, nothing served.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,20 +10,38 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use openclaw_capability_api::EventSink;
-use tokio::sync::{mpsc, watch};
+use openclaw_capability_api::{BackgroundContext, EventSink};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::dispatch::{Dispatcher, Outbound, RequestIds, forward_events, request_text};
+use super::dispatch::{Dispatcher, Outbound, RequestIds, forward_events};
 use super::{AttemptOutcome, NodeExit, NodeOptions, Registry, SessionError, SessionState};
 use crate::credentials::{CredentialStore, StoredToken, TokenKey};
 use crate::identity::{DeviceIdentity, SignaturePayload};
 use crate::protocol::*;
+use crate::transport::handshake::{
+    self, Established, HandshakeError, HandshakeTimeouts, send_close,
+};
+
+/// How often the serve loop checks the one-shot limits (never less often than a tick).
+const LIMIT_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// The shortest tick interval honoured: spec §10 checks at `max(tickIntervalMs, 1000)`.
+const MIN_TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// Silence for this many tick intervals means the link is dead (spec §10).
+const TICKS_OF_SILENCE: u32 = 2;
+/// How long cancelled calls get to return after the connection's cancel token fired.
+const CANCELLED_CALLS_DRAIN: Duration = Duration::from_secs(5);
+/// How long the writer gets to send the last frames and the close.
+const WRITER_DRAIN: Duration = Duration::from_secs(2);
+/// Frames queued for the writer before senders wait (backpressure on calls).
+const OUTBOUND_QUEUE: usize = 256;
+
+type WsSink = futures_util::stream::SplitSink<crate::transport::WsStream, Message>;
+type WsStream = futures_util::stream::SplitStream<crate::transport::WsStream>;
 
 /// What stays the same across attempts.
 pub(crate) struct Context {
@@ -190,50 +210,11 @@ impl Context {
     }
 }
 
-type WsStream = futures_util::stream::SplitStream<crate::transport::WsStream>;
-
 fn retry(reason: impl Into<String>) -> AttemptOutcome {
     AttemptOutcome::Retry {
         reason: reason.into(),
         lived: Duration::ZERO,
         retry_after: None,
-    }
-}
-
-/// Reads text frames until `pick` returns something, the socket ends or errors.
-async fn read_until<T>(
-    stream: &mut WsStream,
-    mut pick: impl FnMut(Frame) -> Option<T>,
-) -> Result<T, String> {
-    while let Some(msg) = stream.next().await {
-        match msg {
-            Ok(Message::Text(text)) => match Frame::parse(&text) {
-                Ok(frame) => {
-                    if let Some(v) = pick(frame) {
-                        return Ok(v);
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "ignoring an unreadable frame"),
-            },
-            Ok(Message::Close(frame)) => return Err(close_reason(frame.as_ref())),
-            Ok(_) => {}
-            Err(e) => return Err(format!("connection error: {e}")),
-        }
-    }
-    Err("the gateway closed the connection".into())
-}
-
-fn close_reason(frame: Option<&CloseFrame>) -> String {
-    match frame {
-        Some(f) if !f.reason.is_empty() => {
-            format!(
-                "closed by the gateway ({}: {})",
-                u16::from(f.code),
-                f.reason
-            )
-        }
-        Some(f) => format!("closed by the gateway ({})", u16::from(f.code)),
-        None => "closed by the gateway".into(),
     }
 }
 
@@ -289,6 +270,45 @@ fn classify(error: &ErrorShape) -> AttemptOutcome {
     }
 }
 
+/// What a failed handshake means for the loop.
+fn handshake_outcome(error: HandshakeError) -> AttemptOutcome {
+    match error {
+        HandshakeError::Refused(shape) => classify(&shape),
+        HandshakeError::DeviceTokenRejected { message, .. } => {
+            AttemptOutcome::DeviceTokenRejected { message }
+        }
+        other => retry(other.to_string()),
+    }
+}
+
+impl Context {
+    /// The handshake timeouts of this node.
+    fn timeouts(&self) -> HandshakeTimeouts {
+        HandshakeTimeouts {
+            challenge: self.opts.challenge_timeout,
+            response: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Stores a device token from hello-ok when it differs from the stored one.
+    async fn keep_device_token(&self, hello: &HelloOk, stored: Option<&StoredToken>) {
+        let Some(token) = hello.auth.device_token.clone() else {
+            return;
+        };
+        if stored.map(|s| &s.token) == Some(&token) {
+            return;
+        }
+        let fresh = StoredToken {
+            token,
+            scopes: hello.auth.scopes.clone(),
+            issued_at_ms: hello.auth.issued_at_ms,
+        };
+        if let Err(e) = self.blocking(move |s, k| s.save_token(k, &fresh)).await {
+            tracing::warn!(error = %e, "could not store the device token; the node will need the shared token to reconnect");
+        }
+    }
+}
+
 /// One attempt.
 pub(crate) async fn try_session(
     ctx: &mut Context,
@@ -297,45 +317,13 @@ pub(crate) async fn try_session(
     shutdown: &CancellationToken,
 ) -> AttemptOutcome {
     let dial = crate::transport::dial_with(&ctx.dial, ctx.opts.tls.clone());
-    let ws = tokio::select! {
+    let mut ws = tokio::select! {
         r = dial => match r {
             Ok(ws) => ws,
             Err(e) => return retry(e.to_string()),
         },
         _ = shutdown.cancelled() => return AttemptOutcome::Shutdown,
     };
-    let (mut sink, mut stream) = ws.split();
-
-    let challenge = tokio::select! {
-        r = tokio::time::timeout(ctx.opts.challenge_timeout, read_until(&mut stream, |f| match f {
-            Frame::Event(e) if e.event == events::CONNECT_CHALLENGE => {
-                e.payload.and_then(|p| serde_json::from_value::<ConnectChallenge>(p).ok())
-            }
-            _ => None,
-        })) => r,
-        _ = shutdown.cancelled() => return AttemptOutcome::Shutdown,
-    };
-    let challenge = match challenge {
-        Ok(Ok(c)) if !c.nonce.is_empty() => c,
-        Ok(Ok(_)) => {
-            let _ = close(
-                &mut sink,
-                close_codes::POLICY,
-                "connect challenge missing nonce",
-            )
-            .await;
-            return retry("the gateway's challenge had no nonce");
-        }
-        Ok(Err(reason)) => return retry(reason),
-        Err(_) => {
-            let _ = close(&mut sink, close_codes::POLICY, "connect challenge timeout").await;
-            return retry(format!(
-                "no connect.challenge within {}s",
-                ctx.opts.challenge_timeout.as_secs()
-            ));
-        }
-    };
-
     let stored = match ctx.blocking(|s, k| s.load_token(k)).await {
         Ok(t) => t,
         Err(e) => return AttemptOutcome::Fatal(e.into()),
@@ -346,61 +334,26 @@ pub(crate) async fn try_session(
     for (cap, reason) in &surface.unavailable {
         tracing::debug!(cap, reason, "capability not available here");
     }
-    let params = ctx.connect_params(&challenge, auth, &surface);
-    let connect = Frame::request(
-        "connect",
-        methods::CONNECT,
-        serde_json::to_value(&params).expect("connect params serialise"),
-    );
-    if let Err(e) = sink.send(Message::text(connect.to_text())).await {
-        return retry(format!("could not send connect: {e}"));
-    }
-    let response = tokio::select! {
-        r = tokio::time::timeout(REQUEST_TIMEOUT, read_until(&mut stream, |f| match f {
-            Frame::Res(r) if r.id == "connect" => Some(r),
-            _ => None,
-        })) => r,
-        _ = shutdown.cancelled() => return AttemptOutcome::Shutdown,
-    };
-    let response = match response {
-        Ok(Ok(r)) => r,
-        Ok(Err(reason)) => {
-            if reason.contains("device token mismatch") {
-                return AttemptOutcome::DeviceTokenRejected { message: reason };
-            }
-            return retry(reason);
+    let established = {
+        let ctx = &*ctx;
+        let handshake = handshake::handshake(&mut ws, ctx.timeouts(), |challenge| {
+            ctx.connect_params(challenge, auth, &surface)
+        });
+        tokio::select! {
+            r = handshake => r,
+            _ = shutdown.cancelled() => return AttemptOutcome::Shutdown,
         }
-        Err(_) => return retry("no answer to connect within 30s"),
     };
-    if !response.ok {
-        let error = response
-            .error
-            .unwrap_or_else(|| ErrorShape::new("UNAVAILABLE", "connect refused without a reason"));
-        return classify(&error);
-    }
-    let hello: HelloOk = match response.payload.map(serde_json::from_value) {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => return retry(format!("unreadable hello-ok: {e}")),
-        None => return retry("hello-ok without a payload"),
+    let Established { hello, .. } = match established {
+        Ok(e) => e,
+        Err(e) => return handshake_outcome(e),
     };
     if used_bootstrap {
         ctx.bootstrap_used = true;
     }
-    if let Some(token) = hello.auth.device_token.clone() {
-        let fresh = StoredToken {
-            token,
-            scopes: hello.auth.scopes.clone(),
-            issued_at_ms: hello.auth.issued_at_ms,
-        };
-        if stored.as_ref().map(|s| &s.token) != Some(&fresh.token) {
-            let saved = ctx.blocking(move |s, k| s.save_token(k, &fresh)).await;
-            if let Err(e) = saved {
-                tracing::warn!(error = %e, "could not store the device token; the node will need the shared token to reconnect");
-            }
-        }
-    }
+    ctx.keep_device_token(&hello, stored.as_ref()).await;
     ctx.opts.metrics.connected();
-    let tick = Duration::from_millis(hello.policy.tick_interval_ms.max(1000));
+    let tick = Duration::from_millis(hello.policy.tick_interval_ms).max(MIN_TICK_INTERVAL);
     ctx.opts
         .metrics
         .tick(crate::now_ms(), tick.as_millis() as u64);
@@ -417,197 +370,13 @@ pub(crate) async fn try_session(
         commands: surface.commands.clone(),
         surface_approved: false,
     });
-    serve(ctx, sink, stream, surface, tick, state, shutdown).await
+    let (sink, stream) = ws.split();
+    Connection::open(ctx, sink, surface, tick, state)
+        .serve(stream, shutdown)
+        .await
 }
 
-async fn close(
-    sink: &mut futures_util::stream::SplitSink<crate::transport::WsStream, Message>,
-    code: u16,
-    reason: &str,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    sink.send(Message::Close(Some(CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.to_string().into(),
-    })))
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    ctx: &mut Context,
-    mut sink: futures_util::stream::SplitSink<crate::transport::WsStream, Message>,
-    mut stream: WsStream,
-    surface: Arc<super::Surface>,
-    tick: Duration,
-    state: &watch::Sender<SessionState>,
-    shutdown: &CancellationToken,
-) -> AttemptOutcome {
-    let connected_at = Instant::now();
-    let metrics = ctx.opts.metrics.clone();
-    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(256);
-    let writer_metrics = metrics.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(out) = out_rx.recv().await {
-            let result = match out {
-                Outbound::Text(text) => {
-                    writer_metrics.frame_out(text.len());
-                    sink.send(Message::text(text)).await
-                }
-                Outbound::Close(code, reason) => {
-                    let r = close(&mut sink, code, &reason).await;
-                    let _ = sink.flush().await;
-                    return r.map_err(|e| e.to_string());
-                }
-            };
-            if let Err(e) = result {
-                return Err(e.to_string());
-            }
-        }
-        let _ = sink.close().await;
-        Ok(())
-    });
-    // Not a child of `shutdown`: on shutdown, calls get the grace period below before
-    // this token cancels them.
-    let conn_cancel = CancellationToken::new();
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let events_task = tokio::spawn(forward_events(events_rx, out_tx.clone(), ctx.ids.clone()));
-    let node_id: Arc<str> = Arc::from(ctx.identity.device_id());
-    let dispatcher = Dispatcher {
-        out: out_tx.clone(),
-        surface: surface.clone(),
-        calls: Arc::new(Mutex::new(HashMap::new())),
-        conn_cancel: conn_cancel.clone(),
-        tracker: TaskTracker::new(),
-        ids: ctx.ids.clone(),
-        metrics: metrics.clone(),
-        events: EventSink::new(events_tx),
-        finished: ctx.finished.clone(),
-        last_activity: ctx.last_activity.clone(),
-    };
-    // Published after connect, every interval, and again when the command surface is
-    // approved (the real Gateway refuses node events from a node still waiting for that
-    // approval).
-    let stats_now = Arc::new(tokio::sync::Notify::new());
-    if let Some(dir) = ctx.opts.host_stats_dir.clone() {
-        tokio::spawn(publish_host_stats(
-            dir,
-            ctx.opts.host_stats_interval,
-            out_tx.clone(),
-            ctx.ids.clone(),
-            conn_cancel.clone(),
-            stats_now.clone(),
-        ));
-    }
-    let mut last_inbound = Instant::now();
-    let mut check = tokio::time::interval(Duration::from_millis(250).min(tick));
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut accepting = true;
-
-    let ending = loop {
-        tokio::select! {
-            msg = stream.next() => {
-                let msg = match msg {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => break Ending::Retry(format!("connection error: {e}")),
-                    None => break Ending::Retry("the gateway closed the connection".into()),
-                };
-                last_inbound = Instant::now();
-                match msg {
-                    Message::Text(text) => {
-                        metrics.frame_in(text.len());
-                        let frame = match Frame::parse(&text) {
-                            Ok(f) => f,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "ignoring an unreadable frame");
-                                continue;
-                            }
-                        };
-                        handle_frame(frame, &dispatcher, &node_id, accepting, state, &metrics, tick, &stats_now);
-                    }
-                    Message::Close(frame) => {
-                        let reason = close_reason(frame.as_ref());
-                        if reason.contains("device token mismatch") {
-                            break Ending::TokenRejected(reason);
-                        }
-                        break Ending::Retry(reason);
-                    }
-                    _ => {}
-                }
-            }
-            // The watchdog: a deadline two ticks after the last frame in, so a dead link is
-            // noticed at most two ticks after it died (not at the next poll after that).
-            _ = tokio::time::sleep_until(last_inbound + tick * 2) => {
-                tracing::warn!(silent_for = ?last_inbound.elapsed(), "no traffic from the gateway for two tick intervals; reconnecting");
-                let _ = out_tx.send(Outbound::Close(close_codes::TICK_TIMEOUT, "tick timeout".into())).await;
-                break Ending::Retry("tick timeout".into());
-            }
-            _ = check.tick() => {
-                if let Some(max) = ctx.opts.max_invocations
-                    && ctx.finished.load(Ordering::SeqCst) >= max
-                {
-                    break Ending::Finished(NodeExit::MaxInvocations);
-                }
-                if let Some(max) = ctx.opts.max_invocations
-                    && (ctx.finished.load(Ordering::SeqCst) + dispatcher.in_flight() as u64) >= max
-                {
-                    accepting = false;
-                }
-                if let Some(idle) = ctx.opts.exit_after_idle
-                    && dispatcher.in_flight() == 0
-                    && ctx.last_activity.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= idle
-                {
-                    break Ending::Finished(NodeExit::Idle);
-                }
-            }
-            _ = shutdown.cancelled() => break Ending::Shutdown,
-        }
-    };
-
-    let graceful = matches!(ending, Ending::Shutdown | Ending::Finished(_));
-    if graceful {
-        dispatcher.tracker.close();
-        if tokio::time::timeout(ctx.opts.shutdown_grace, dispatcher.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                in_flight = dispatcher.in_flight(),
-                "calls still running after the shutdown grace period; cancelling them"
-            );
-        }
-    }
-    conn_cancel.cancel();
-    dispatcher.tracker.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), dispatcher.tracker.wait()).await;
-    if graceful {
-        let _ = out_tx
-            .send(Outbound::Close(
-                close_codes::NORMAL,
-                "node shutting down".into(),
-            ))
-            .await;
-    }
-    drop(dispatcher);
-    drop(out_tx);
-    events_task.abort();
-    match tokio::time::timeout(Duration::from_secs(2), writer).await {
-        Ok(Ok(Err(e))) => tracing::debug!(error = %e, "writer ended with an error"),
-        Err(_) => tracing::debug!("writer did not finish in time"),
-        _ => {}
-    }
-    let lived = connected_at.elapsed();
-    match ending {
-        Ending::Shutdown => AttemptOutcome::Shutdown,
-        Ending::Finished(exit) => AttemptOutcome::Finished(exit),
-        Ending::TokenRejected(message) => AttemptOutcome::DeviceTokenRejected { message },
-        Ending::Retry(reason) => AttemptOutcome::Retry {
-            reason,
-            lived,
-            retry_after: None,
-        },
-    }
-}
-
+/// Why the serve loop stopped.
 enum Ending {
     Shutdown,
     Finished(NodeExit),
@@ -615,130 +384,352 @@ enum Ending {
     Retry(String),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle_frame(
-    frame: Frame,
-    dispatcher: &Dispatcher,
-    node_id: &str,
-    accepting: bool,
-    state: &watch::Sender<SessionState>,
-    metrics: &crate::status::Metrics,
+/// One served connection: what the serve loop and its per-message handlers share.
+struct Connection<'a> {
+    /// What stays the same across attempts (options, counters, identity).
+    ctx: &'a Context,
+    /// Where the session state is published (`surface_approved`).
+    state: &'a watch::Sender<SessionState>,
+    /// Runs the calls of this connection.
+    dispatcher: Dispatcher,
+    /// Frames for the writer task.
+    out: mpsc::Sender<Outbound>,
+    /// The writer task; ends when every sender is gone or after a close.
+    writer: JoinHandle<Result<(), String>>,
+    /// Forwards capability events as `node.event`s.
+    events_task: JoinHandle<()>,
+    /// Fired when the connection ends: stops the calls and the background tasks. Not a
+    /// child of the shutdown token: on shutdown, calls get the grace period first.
+    conn_cancel: CancellationToken,
+    /// Notified when the gateway approves the command surface, one per background task.
+    surface_approved: Vec<Arc<Notify>>,
+    /// The gateway's tick interval.
     tick: Duration,
-    stats_now: &tokio::sync::Notify,
-) {
-    match frame {
-        Frame::Event(e) => match e.event.as_str() {
-            events::NODE_INVOKE_REQUEST => {
-                let received = Instant::now();
-                let Some(req) = e
-                    .payload
-                    .and_then(|p| serde_json::from_value::<NodeInvokeRequest>(p).ok())
-                else {
-                    tracing::warn!("ignoring a malformed node.invoke.request");
-                    return;
-                };
-                if req.node_id != node_id {
-                    tracing::warn!(target_node = %req.node_id, "ignoring an invoke addressed to another node");
-                    return;
-                }
-                if !accepting {
-                    tracing::info!(id = %req.id, "not taking new calls (invocation limit reached)");
-                    return;
-                }
-                dispatcher.spawn(req, received);
+    /// This node's id (the device id): invokes for another node are ignored.
+    node_id: Arc<str>,
+    /// Whether new invokes are taken (false once the invocation limit is in sight).
+    accepting: bool,
+    /// When the last frame came in (the watchdog's reference).
+    last_inbound: Instant,
+    /// When hello-ok came.
+    connected_at: Instant,
+}
+
+impl<'a> Connection<'a> {
+    /// Starts the writer, the event forwarder and the capabilities' background tasks.
+    fn open(
+        ctx: &'a Context,
+        sink: WsSink,
+        surface: Arc<super::Surface>,
+        tick: Duration,
+        state: &'a watch::Sender<SessionState>,
+    ) -> Self {
+        let metrics = ctx.opts.metrics.clone();
+        let (out, out_rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
+        let writer = tokio::spawn(write_frames(sink, out_rx, metrics.clone()));
+        let conn_cancel = CancellationToken::new();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let events_task = tokio::spawn(forward_events(events_rx, out.clone(), ctx.ids.clone()));
+        let events = EventSink::new(events_tx);
+        let mut surface_approved = Vec::new();
+        for task in ctx.registry.background(|| {
+            let notify = Arc::new(Notify::new());
+            surface_approved.push(notify.clone());
+            BackgroundContext {
+                events: events.clone(),
+                stop: conn_cancel.child_token(),
+                surface_approved: notify,
             }
-            events::NODE_INVOKE_CANCEL => {
-                if let Some(c) = e
-                    .payload
-                    .and_then(|p| serde_json::from_value::<NodeInvokeCancel>(p).ok())
-                    && dispatcher.cancel(&c.invoke_id)
-                {
-                    tracing::info!(id = %c.invoke_id, "call cancelled by the gateway");
-                }
-            }
-            events::TICK => metrics.tick(crate::now_ms(), tick.as_millis() as u64),
-            events::NODE_PAIR_RESOLVED => {
-                let Some(r) = e
-                    .payload
-                    .and_then(|p| serde_json::from_value::<PairResolved>(p).ok())
-                else {
-                    return;
-                };
-                if r.node_id.as_deref() != Some(node_id) {
-                    return;
-                }
-                if r.decision == "approved" {
-                    tracing::info!(request_id = %r.request_id, "the gateway approved this node's command surface");
-                    state.send_modify(|s| {
-                        if let SessionState::Ready {
-                            surface_approved, ..
-                        } = s
-                        {
-                            *surface_approved = true;
-                        }
-                    });
-                    stats_now.notify_one();
-                } else {
-                    tracing::warn!(request_id = %r.request_id, decision = %r.decision, "the gateway did not approve this node's command surface");
-                }
-            }
-            events::SHUTDOWN => {
-                let reason = e
-                    .payload
-                    .as_ref()
-                    .and_then(|p| p.get("reason"))
-                    .and_then(|r| r.as_str())
-                    .unwrap_or("unspecified")
-                    .to_string();
-                tracing::info!(%reason, "the gateway is shutting down");
-            }
-            _ => {}
-        },
-        Frame::Res(r) if !r.ok => {
-            tracing::debug!(id = %r.id, error = ?r.error, "the gateway refused a node request");
+        }) {
+            tokio::spawn(task);
         }
-        _ => {}
+        let dispatcher = Dispatcher {
+            out: out.clone(),
+            surface,
+            calls: Arc::new(Mutex::new(HashMap::new())),
+            conn_cancel: conn_cancel.clone(),
+            tracker: TaskTracker::new(),
+            ids: ctx.ids.clone(),
+            metrics,
+            events,
+            finished: ctx.finished.clone(),
+            last_activity: ctx.last_activity.clone(),
+        };
+        let now = Instant::now();
+        Self {
+            ctx,
+            state,
+            dispatcher,
+            out,
+            writer,
+            events_task,
+            conn_cancel,
+            surface_approved,
+            tick,
+            node_id: Arc::from(ctx.identity.device_id()),
+            accepting: true,
+            last_inbound: now,
+            connected_at: now,
+        }
+    }
+
+    /// The loop: inbound frames, the watchdog, the limit checks and shutdown.
+    async fn serve(mut self, mut stream: WsStream, shutdown: &CancellationToken) -> AttemptOutcome {
+        let mut check = tokio::time::interval(LIMIT_CHECK_INTERVAL.min(self.tick));
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let silence = self.tick * TICKS_OF_SILENCE;
+        let ending = loop {
+            tokio::select! {
+                msg = stream.next() => {
+                    if let Some(ending) = self.on_message(msg) {
+                        break ending;
+                    }
+                }
+                // A deadline after the last frame in, so a dead link is noticed at most
+                // two ticks after it died (not at the next poll after that).
+                _ = tokio::time::sleep_until(self.last_inbound + silence) => {
+                    break self.on_silence().await;
+                }
+                _ = check.tick() => {
+                    if let Some(ending) = self.check_limits() {
+                        break ending;
+                    }
+                }
+                _ = shutdown.cancelled() => break Ending::Shutdown,
+            }
+        };
+        self.close(ending).await
+    }
+
+    /// One inbound WebSocket message; `Some` when the connection is over.
+    fn on_message(
+        &mut self,
+        msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Option<Ending> {
+        let msg = match msg {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Some(Ending::Retry(format!("connection error: {e}"))),
+            None => return Some(Ending::Retry("the gateway closed the connection".into())),
+        };
+        self.last_inbound = Instant::now();
+        match msg {
+            Message::Text(text) => {
+                self.ctx.opts.metrics.frame_in(text.len());
+                match GatewayToNode::parse(&text) {
+                    Ok(m) => self.on_gateway_message(m),
+                    Err(MessageError::Payload { name, reason }) => {
+                        tracing::warn!(%name, %reason, "ignoring a malformed message from the gateway");
+                    }
+                    Err(e) => tracing::debug!(error = %e, "ignoring an unreadable frame"),
+                }
+                None
+            }
+            Message::Close(frame) => Some(match handshake::closed(frame.as_ref()) {
+                HandshakeError::DeviceTokenRejected { message, .. } => {
+                    Ending::TokenRejected(message)
+                }
+                other => Ending::Retry(other.to_string()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// One decoded message from the gateway.
+    fn on_gateway_message(&mut self, message: GatewayToNode) {
+        match message {
+            GatewayToNode::InvokeRequest(req) => self.on_invoke_request(req),
+            GatewayToNode::InvokeCancel(c) => self.on_invoke_cancel(&c),
+            GatewayToNode::Tick { .. } => self.on_tick(),
+            GatewayToNode::PairResolved(r) => self.on_pair_resolved(&r),
+            GatewayToNode::Shutdown(s) => self.on_shutdown(&s),
+            GatewayToNode::Response(r) => self.on_response(&r),
+            GatewayToNode::Challenge(_) | GatewayToNode::Other(_) => {}
+        }
+    }
+
+    /// `node.invoke.request`: start the call unless it is for another node or the
+    /// invocation limit is in sight.
+    fn on_invoke_request(&mut self, req: NodeInvokeRequest) {
+        let received = Instant::now();
+        if req.node_id != *self.node_id {
+            tracing::warn!(target_node = %req.node_id, "ignoring an invoke addressed to another node");
+            return;
+        }
+        if !self.accepting {
+            tracing::info!(id = %req.id, "not taking new calls (invocation limit reached)");
+            return;
+        }
+        self.dispatcher.spawn(req, received);
+    }
+
+    /// `node.invoke.cancel`: stop the call; it sends no result.
+    fn on_invoke_cancel(&self, cancel: &NodeInvokeCancel) {
+        if self.dispatcher.cancel(&cancel.invoke_id) {
+            tracing::info!(id = %cancel.invoke_id, "call cancelled by the gateway");
+        }
+    }
+
+    /// `tick`: the link is alive (any frame resets the watchdog; this feeds `status`).
+    fn on_tick(&self) {
+        self.ctx
+            .opts
+            .metrics
+            .tick(crate::now_ms(), self.tick.as_millis() as u64);
+    }
+
+    /// `node.pair.resolved` for this node: mark the surface approved and let the
+    /// background tasks publish again.
+    fn on_pair_resolved(&self, resolved: &PairResolved) {
+        if resolved.node_id.as_deref() != Some(&*self.node_id) {
+            return;
+        }
+        if resolved.decision != "approved" {
+            tracing::warn!(request_id = %resolved.request_id, decision = %resolved.decision, "the gateway did not approve this node's command surface");
+            return;
+        }
+        tracing::info!(request_id = %resolved.request_id, "the gateway approved this node's command surface");
+        self.state.send_modify(|s| {
+            if let SessionState::Ready {
+                surface_approved, ..
+            } = s
+            {
+                *surface_approved = true;
+            }
+        });
+        for notify in &self.surface_approved {
+            notify.notify_one();
+        }
+    }
+
+    /// `shutdown`: the gateway says why it stops; its close follows.
+    fn on_shutdown(&self, shutdown: &ShutdownEvent) {
+        let reason = Some(shutdown.reason.as_str())
+            .filter(|r| !r.is_empty())
+            .unwrap_or("unspecified");
+        tracing::info!(%reason, "the gateway is shutting down");
+    }
+
+    /// The answer to one of our requests: only refusals are worth a line.
+    fn on_response(&self, response: &ResponseFrame) {
+        if !response.ok {
+            tracing::debug!(id = %response.id, error = ?response.error, "the gateway refused a node request");
+        }
+    }
+
+    /// No frame for two tick intervals: close 4000 and reconnect.
+    async fn on_silence(&self) -> Ending {
+        tracing::warn!(silent_for = ?self.last_inbound.elapsed(), "no traffic from the gateway for two tick intervals; reconnecting");
+        let _ = self
+            .out
+            .send(Outbound::Close(
+                close_codes::TICK_TIMEOUT,
+                "tick timeout".into(),
+            ))
+            .await;
+        Ending::Retry("tick timeout".into())
+    }
+
+    /// The one-shot limits (`max_invocations`, `exit_after_idle`).
+    fn check_limits(&mut self) -> Option<Ending> {
+        let opts = &self.ctx.opts;
+        let finished = self.ctx.finished.load(Ordering::SeqCst);
+        let in_flight = self.dispatcher.in_flight();
+        if let Some(max) = opts.max_invocations {
+            if finished >= max {
+                return Some(Ending::Finished(NodeExit::MaxInvocations));
+            }
+            if finished + in_flight as u64 >= max {
+                self.accepting = false;
+            }
+        }
+        if let Some(idle) = opts.exit_after_idle
+            && in_flight == 0
+            && self
+                .ctx
+                .last_activity
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed()
+                >= idle
+        {
+            return Some(Ending::Finished(NodeExit::Idle));
+        }
+        None
+    }
+
+    /// Ends the connection: on a graceful ending the calls get the shutdown grace, then
+    /// everything is cancelled, the writer drained and the socket closed.
+    async fn close(self, ending: Ending) -> AttemptOutcome {
+        let graceful = matches!(ending, Ending::Shutdown | Ending::Finished(_));
+        let tracker = self.dispatcher.tracker.clone();
+        if graceful {
+            tracker.close();
+            if tokio::time::timeout(self.ctx.opts.shutdown_grace, tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    in_flight = self.dispatcher.in_flight(),
+                    "calls still running after the shutdown grace period; cancelling them"
+                );
+            }
+        }
+        self.conn_cancel.cancel();
+        tracker.close();
+        let _ = tokio::time::timeout(CANCELLED_CALLS_DRAIN, tracker.wait()).await;
+        if graceful {
+            let _ = self
+                .out
+                .send(Outbound::Close(
+                    close_codes::NORMAL,
+                    "node shutting down".into(),
+                ))
+                .await;
+        }
+        let lived = self.connected_at.elapsed();
+        drop(self.dispatcher);
+        drop(self.out);
+        self.events_task.abort();
+        match tokio::time::timeout(WRITER_DRAIN, self.writer).await {
+            Ok(Ok(Err(e))) => tracing::debug!(error = %e, "writer ended with an error"),
+            Err(_) => tracing::debug!("writer did not finish in time"),
+            _ => {}
+        }
+        match ending {
+            Ending::Shutdown => AttemptOutcome::Shutdown,
+            Ending::Finished(exit) => AttemptOutcome::Finished(exit),
+            Ending::TokenRejected(message) => AttemptOutcome::DeviceTokenRejected { message },
+            Ending::Retry(reason) => AttemptOutcome::Retry {
+                reason,
+                lived,
+                retry_after: None,
+            },
+        }
     }
 }
 
-async fn publish_host_stats(
-    dir: std::path::PathBuf,
-    interval: Duration,
-    out: mpsc::Sender<Outbound>,
-    ids: Arc<RequestIds>,
-    stop: CancellationToken,
-    now: Arc<tokio::sync::Notify>,
-) {
-    let mut warned = false;
-    loop {
-        let d = dir.clone();
-        let sample =
-            tokio::task::spawn_blocking(move || openclaw_capability_device::sample_host_stats(&d))
-                .await;
-        match sample {
-            Ok(Ok(stats)) => {
-                let params = NodeEventParams {
-                    event: openclaw_capability_device::HOST_STATS_EVENT.into(),
-                    payload: None,
-                    payload_json: serde_json::to_string(&stats).ok(),
-                };
-                let text = request_text(&ids, methods::NODE_EVENT, &params);
-                if out.send(Outbound::Text(text)).await.is_err() {
-                    return;
-                }
+/// The writer task: sends queued frames until every sender is gone or a close is sent.
+async fn write_frames(
+    mut sink: WsSink,
+    mut frames: mpsc::Receiver<Outbound>,
+    metrics: Arc<crate::status::Metrics>,
+) -> Result<(), String> {
+    while let Some(out) = frames.recv().await {
+        let result = match out {
+            Outbound::Text(text) => {
+                metrics.frame_out(text.len());
+                sink.send(Message::text(text)).await
             }
-            Ok(Err(e)) if !warned => {
-                warned = true;
-                tracing::warn!(error = %e, "cannot sample host stats; not publishing them");
+            Outbound::Close(code, reason) => {
+                let r = send_close(&mut sink, code, &reason).await;
+                let _ = sink.flush().await;
+                return r.map_err(|e| e.to_string());
             }
-            _ => {}
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = now.notified() => {}
-            _ = stop.cancelled() => return,
-        }
+        };
+        result.map_err(|e| e.to_string())?;
     }
+    let _ = sink.close().await;
+    Ok(())
 }
 
 /// What one diagnostic handshake found (for `doctor`).
@@ -766,65 +757,215 @@ pub(crate) async fn probe(ctx: &Context) -> Probe {
         refused: None,
         other_error: None,
     };
-    let ws = match crate::transport::dial_with(&ctx.dial, ctx.opts.tls.clone()).await {
+    let mut ws = match crate::transport::dial_with(&ctx.dial, ctx.opts.tls.clone()).await {
         Ok(ws) => ws,
         Err(e) => {
             p.dial_error = Some(e.to_string());
             return p;
         }
     };
-    let (mut sink, mut stream) = ws.split();
-    let challenge = tokio::time::timeout(
-        ctx.opts.challenge_timeout,
-        read_until(&mut stream, |f| match f {
-            Frame::Event(e) if e.event == events::CONNECT_CHALLENGE => e
-                .payload
-                .and_then(|p| serde_json::from_value::<ConnectChallenge>(p).ok()),
-            _ => None,
-        }),
-    )
-    .await;
-    let challenge = match challenge {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            p.other_error = Some(e);
-            return p;
-        }
-        Err(_) => {
-            p.other_error = Some("no connect.challenge in time".into());
-            return p;
-        }
-    };
-    p.clock_skew_ms = Some(challenge.ts as i64 - crate::now_ms() as i64);
     let stored = ctx.blocking(|s, k| s.load_token(k)).await.ok().flatten();
     let auth = ctx.select_auth(stored.as_ref());
     let surface = ctx.registry.surface();
-    let params = ctx.connect_params(&challenge, auth, &surface);
-    let connect = Frame::request(
-        "connect",
-        methods::CONNECT,
-        serde_json::to_value(&params).expect("connect params serialise"),
-    );
-    if let Err(e) = sink.send(Message::text(connect.to_text())).await {
-        p.other_error = Some(e.to_string());
-        return p;
-    }
-    let response = tokio::time::timeout(
-        REQUEST_TIMEOUT,
-        read_until(&mut stream, |f| match f {
-            Frame::Res(r) if r.id == "connect" => Some(r),
-            _ => None,
-        }),
-    )
+    let mut skew = None;
+    let result = handshake::handshake(&mut ws, ctx.timeouts(), |challenge| {
+        skew = Some(challenge.ts as i64 - crate::now_ms() as i64);
+        ctx.connect_params(challenge, auth, &surface)
+    })
     .await;
-    match response {
-        Ok(Ok(r)) if r.ok => {
-            p.accepted = r.payload.and_then(|v| serde_json::from_value(v).ok());
-        }
-        Ok(Ok(r)) => p.refused = r.error,
-        Ok(Err(e)) => p.other_error = Some(e),
-        Err(_) => p.other_error = Some("no answer to connect in time".into()),
+    p.clock_skew_ms = skew;
+    match result {
+        Ok(established) => p.accepted = Some(established.hello),
+        Err(HandshakeError::Refused(shape)) => p.refused = Some(shape),
+        Err(HandshakeError::DeviceTokenRejected {
+            error: Some(shape), ..
+        }) => p.refused = Some(shape),
+        Err(e) => p.other_error = Some(e.to_string()),
     }
-    let _ = close(&mut sink, close_codes::NORMAL, "doctor probe").await;
+    let _ = send_close(&mut ws, close_codes::NORMAL, "doctor probe").await;
     p
+}
+
+#[cfg(test)]
+mod tests {
+    //! The node's handshake over `tokio::io::duplex` against the embedded gateway's
+    //! admission code (`gateway::validate_connect`): no network, no gateway task.
+
+    use super::*;
+    use crate::credentials::MemoryStore;
+    use crate::policy::CommandPolicy;
+    use tokio::io::DuplexStream;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    type Ws = WebSocketStream<DuplexStream>;
+
+    async fn pair_of_sockets() -> (Ws, Ws) {
+        let (node, gateway) = tokio::io::duplex(256 * 1024);
+        (
+            WebSocketStream::from_raw_socket(node, Role::Client, None).await,
+            WebSocketStream::from_raw_socket(gateway, Role::Server, None).await,
+        )
+    }
+
+    fn context(challenge_timeout: Duration) -> Context {
+        let mut opts = NodeOptions::new("ws://127.0.0.1:1".into(), "duplex-node".into());
+        opts.token = Some(crate::secret::Secret::new("shared-token"));
+        opts.challenge_timeout = challenge_timeout;
+        let registry = Arc::new(Registry::new(Vec::new(), &CommandPolicy::default()));
+        let dial = url::Url::parse(&opts.gateway_url).unwrap();
+        Context::new(
+            opts,
+            DeviceIdentity::generate(),
+            Arc::new(MemoryStore::new()),
+            registry,
+            dial,
+        )
+    }
+
+    fn hello() -> HelloOk {
+        HelloOk {
+            kind: "hello-ok".into(),
+            protocol: PROTOCOL_VERSION,
+            server: ServerInfo {
+                version: "duplex".into(),
+                conn_id: "c-1".into(),
+            },
+            features: Features::default(),
+            snapshot: serde_json::Value::Null,
+            auth: HelloAuth {
+                method: Some("token".into()),
+                role: ROLE_NODE.into(),
+                scopes: Vec::new(),
+                device_token: Some("dt".into()),
+                issued_at_ms: Some(1),
+            },
+            policy: Policy {
+                max_payload: MAX_PAYLOAD_BYTES,
+                max_buffered_bytes: MAX_BUFFERED_BYTES,
+                tick_interval_ms: DEFAULT_TICK_INTERVAL_MS,
+            },
+        }
+    }
+
+    /// The gateway side: a challenge, then the admission checks on the first frame, then
+    /// `answer` (hello-ok or a refusal) for an admitted connect.
+    async fn gateway(
+        mut ws: Ws,
+        answer: impl FnOnce(&str) -> Frame,
+    ) -> Result<crate::gateway::ValidConnect, String> {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let challenge = GatewayToNode::Challenge(ConnectChallenge {
+            nonce: nonce.clone(),
+            ts: crate::now_ms(),
+        });
+        ws.send(Message::text(challenge.to_text())).await.unwrap();
+        let Some(Ok(Message::Text(first))) = ws.next().await else {
+            return Err("no connect".into());
+        };
+        let valid = crate::gateway::validate_connect(&first, &nonce, crate::now_ms())
+            .map_err(|r| format!("refused: {r:?}"))?;
+        ws.send(Message::text(answer(&valid.request_id).to_text()))
+            .await
+            .unwrap();
+        Ok(valid)
+    }
+
+    async fn node_handshake(ctx: &Context, ws: &mut Ws) -> Result<Established, HandshakeError> {
+        let auth = ctx.select_auth(None);
+        let surface = ctx.registry.surface();
+        handshake::handshake(ws, ctx.timeouts(), |c| {
+            ctx.connect_params(c, auth, &surface)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_node_connect_passes_the_gateway_admission_and_reads_hello_ok() {
+        let ctx = context(CHALLENGE_TIMEOUT);
+        let (mut node, gw) = pair_of_sockets().await;
+        let hello_frame = |id: &str| Frame::ok(id, serde_json::to_value(hello()).unwrap());
+        let (established, valid) =
+            tokio::join!(node_handshake(&ctx, &mut node), gateway(gw, hello_frame));
+        let valid = valid.unwrap();
+        let established = established.unwrap();
+        assert_eq!(valid.role, ROLE_NODE);
+        assert_eq!(valid.params.client.id, CLIENT_ID_NODE_HOST);
+        assert_eq!(
+            valid.params.device.as_ref().map(|d| d.id.clone()),
+            Some(ctx.identity.device_id())
+        );
+        assert_eq!(
+            valid.params.auth.and_then(|a| a.token).as_deref(),
+            Some("shared-token")
+        );
+        assert_eq!(established.hello, hello());
+    }
+
+    #[tokio::test]
+    async fn refusals_are_typed() {
+        let ctx = context(CHALLENGE_TIMEOUT);
+        let refuse = |detail: &'static str| {
+            move |id: &str| {
+                Frame::err(
+                    id,
+                    ErrorShape::new(error_codes::INVALID_REQUEST, "refused")
+                        .with(ErrorDetails::code(detail)),
+                )
+            }
+        };
+        let (mut node, gw) = pair_of_sockets().await;
+        let (r, _) = tokio::join!(
+            node_handshake(&ctx, &mut node),
+            gateway(gw, refuse(detail_codes::AUTH_DEVICE_TOKEN_MISMATCH))
+        );
+        assert!(
+            matches!(&r, Err(HandshakeError::DeviceTokenRejected { error: Some(e), .. })
+                if e.detail_code() == Some(detail_codes::AUTH_DEVICE_TOKEN_MISMATCH)),
+            "{r:?}"
+        );
+        let (mut node, gw) = pair_of_sockets().await;
+        let (r, _) = tokio::join!(
+            node_handshake(&ctx, &mut node),
+            gateway(gw, refuse(detail_codes::PAIRING_REQUIRED))
+        );
+        let Err(HandshakeError::Refused(shape)) = r else {
+            panic!("{r:?}")
+        };
+        assert!(matches!(classify(&shape), AttemptOutcome::Pending { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_silent_gateway_is_a_challenge_timeout_and_a_close_is_typed() {
+        let ctx = context(Duration::from_millis(100));
+        let (mut node, _gw) = pair_of_sockets().await;
+        let r = node_handshake(&ctx, &mut node).await;
+        assert!(
+            matches!(
+                r,
+                Err(HandshakeError::Timeout {
+                    stage: handshake::Stage::Challenge,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let (mut node, mut gw) = pair_of_sockets().await;
+        let close = async {
+            send_close(
+                &mut gw,
+                close_codes::POLICY,
+                "unauthorized: device token mismatch",
+            )
+            .await
+            .unwrap();
+            gw
+        };
+        let (r, _gw) = tokio::join!(node_handshake(&ctx, &mut node), close);
+        assert!(
+            matches!(&r, Err(HandshakeError::DeviceTokenRejected { error: None, message })
+                if message.contains("1008")),
+            "{r:?}"
+        );
+    }
 }

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use super::registry::Surface;
 use crate::protocol::{
@@ -88,6 +89,14 @@ pub(crate) fn split_chunk(chunk: &str, max: usize) -> Vec<&str> {
     pieces
 }
 
+/// How a call came out before its result is sent.
+enum Run {
+    /// The handler ran (or the command is unknown).
+    Done(Result<String, CapabilityError>),
+    /// The node-local command policy refused it (counted as a policy failure).
+    RefusedByLocalPolicy(CapabilityError),
+}
+
 /// Everything a call task needs from its connection.
 #[derive(Clone)]
 pub(crate) struct Dispatcher {
@@ -140,17 +149,20 @@ impl Dispatcher {
         }
         *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = received;
         let this = self.clone();
-        self.tracker.spawn(async move {
-            let span = tracing::info_span!("call", id = %req.id, command = %req.command);
-            let _enter = span.enter();
-            drop(_enter);
-            this.serve(req, cancel, received).await;
-        });
+        // Attached to the future, so every line the call logs (here and in the
+        // capability, across every await) carries its id and command.
+        let span = tracing::info_span!("call", id = %req.id, command = %req.command);
+        self.tracker
+            .spawn(async move { this.serve(req, cancel, received).await }.instrument(span));
     }
 
     async fn serve(&self, req: NodeInvokeRequest, cancel: CancellationToken, received: Instant) {
         let started = Instant::now();
-        let outcome = self.run(&req, cancel.clone()).await;
+        tracing::debug!("call started");
+        let (outcome, refused_locally) = match self.run(&req, cancel.clone()).await {
+            Run::Done(outcome) => (outcome, false),
+            Run::RefusedByLocalPolicy(e) => (Err(e), true),
+        };
         let exec = started.elapsed();
         // Still registered = not cancelled by the gateway; a cancelled call sends nothing.
         let still_ours = self
@@ -161,15 +173,16 @@ impl Dispatcher {
             .is_some();
         let failure = match &outcome {
             Ok(_) => None,
+            Err(_) if refused_locally => Some(FailureKind::Policy),
             Err(e) if e.code == ErrorCode::Timeout => Some(FailureKind::Timeout),
-            Err(e)
-                if e.message.starts_with("SYSTEM_RUN_DENIED")
-                    || e.message.starts_with("command disabled") =>
-            {
-                Some(FailureKind::Policy)
-            }
+            Err(e) if e.code.is_denial() => Some(FailureKind::Policy),
             Err(_) => Some(FailureKind::Execution),
         };
+        tracing::debug!(
+            ok = outcome.is_ok(),
+            exec_ms = exec.as_millis() as u64,
+            "call finished"
+        );
         self.metrics.call(
             &req.command,
             started.saturating_duration_since(received),
@@ -214,33 +227,42 @@ impl Dispatcher {
         self.finished.fetch_add(1, Ordering::SeqCst);
     }
 
-    async fn run(
-        &self,
-        req: &NodeInvokeRequest,
-        cancel: CancellationToken,
-    ) -> Result<String, CapabilityError> {
+    async fn run(&self, req: &NodeInvokeRequest, cancel: CancellationToken) -> Run {
         let Some(handler) = self.surface.handlers.get(&req.command).cloned() else {
             if self.surface.denied.contains(&req.command) {
                 tracing::info!(target: "audit", command = %req.command, id = %req.id, "refused: not allowed by the node-local command policy");
-                return Err(CapabilityError::unavailable(format!(
+                return Run::RefusedByLocalPolicy(CapabilityError::unavailable(format!(
                     "command disabled by this node's local policy: {}",
                     req.command
                 )));
             }
-            return Err(CapabilityError::unavailable("command not supported"));
+            return Run::Done(Err(CapabilityError::unavailable("command not supported")));
         };
+        Run::Done(self.call(handler, req, cancel).await)
+    }
+
+    /// Runs the handler under the call's deadline, forwarding its progress.
+    async fn call(
+        &self,
+        handler: Arc<dyn openclaw_capability_api::Handler>,
+        req: &NodeInvokeRequest,
+        cancel: CancellationToken,
+    ) -> Result<String, CapabilityError> {
         let deadline = req
             .timeout_ms
             .filter(|ms| *ms > 0)
             .map(|ms| Instant::now() + Duration::from_millis(ms));
         let (progress_tx, progress_rx) = mpsc::channel::<String>(8);
-        let forwarder = tokio::spawn(forward_progress(
-            progress_rx,
-            self.out.clone(),
-            self.ids.clone(),
-            req.id.clone(),
-            req.node_id.clone(),
-        ));
+        let forwarder = tokio::spawn(
+            forward_progress(
+                progress_rx,
+                self.out.clone(),
+                self.ids.clone(),
+                req.id.clone(),
+                req.node_id.clone(),
+            )
+            .in_current_span(),
+        );
         let ctx = CallContext {
             invoke_id: req.id.clone(),
             deadline,
@@ -359,5 +381,111 @@ mod tests {
             r#"{"type":"req","id":"n0","method":"node.invoke.result","params":{"id":"i","nodeId":"n","ok":true,"payloadJSON":"{}"}}"#
         );
         assert_eq!(ids.next(), "n1");
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    //! Every line a call logs — the dispatcher's and the capability's own — carries the
+    //! call's id and command (issue 16: the span used to be entered and dropped).
+
+    use super::*;
+    use openclaw_capability_api::{Command, erase};
+
+    /// A `MakeWriter` that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    /// Logs from inside the command, after an await.
+    struct Chatty;
+
+    impl Command for Chatty {
+        type Params = serde_json::Value;
+        type Output = serde_json::Value;
+        fn name(&self) -> &'static str {
+            "test.chatty"
+        }
+        async fn run(
+            &self,
+            p: serde_json::Value,
+            _: CallContext,
+        ) -> Result<serde_json::Value, CapabilityError> {
+            tokio::task::yield_now().await;
+            tracing::debug!("inside the command");
+            Ok(p)
+        }
+    }
+
+    #[tokio::test]
+    async fn every_debug_line_of_a_call_carries_its_id_and_command() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (out, mut sent) = mpsc::channel(8);
+        let mut surface = Surface::default();
+        surface.handlers.insert("test.chatty".into(), erase(Chatty));
+        let dispatcher = Dispatcher {
+            out,
+            surface: Arc::new(surface),
+            calls: Arc::new(Mutex::new(HashMap::new())),
+            conn_cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            ids: Arc::new(RequestIds::default()),
+            metrics: Arc::new(Metrics::default()),
+            events: EventSink::disabled(),
+            finished: Arc::new(AtomicU64::new(0)),
+            last_activity: Arc::new(Mutex::new(Instant::now())),
+        };
+        dispatcher.spawn(
+            NodeInvokeRequest {
+                id: "call-7".into(),
+                node_id: "n".into(),
+                command: "test.chatty".into(),
+                params_json: Some("{}".into()),
+                timeout_ms: Some(5_000),
+                idempotency_key: None,
+            },
+            Instant::now(),
+        );
+        let Some(Outbound::Text(result)) = sent.recv().await else {
+            panic!("no result sent")
+        };
+        assert!(result.contains(r#""ok":true"#), "{result}");
+        dispatcher.tracker.close();
+        dispatcher.tracker.wait().await;
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        for message in ["call started", "inside the command", "call finished"] {
+            let line = text
+                .lines()
+                .find(|l| l.contains(message))
+                .unwrap_or_else(|| panic!("no {message:?} line in:\n{text}"));
+            assert!(
+                line.contains("DEBUG")
+                    && line.contains("id=call-7")
+                    && line.contains("command=test.chatty"),
+                "{line}"
+            );
+        }
     }
 }

@@ -65,10 +65,6 @@ pub struct NodeOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Counters for `status --metrics`.
     pub metrics: Arc<Metrics>,
-    /// Publish `node.host.stats` for this directory's filesystem every `host_stats_interval`.
-    pub host_stats_dir: Option<std::path::PathBuf>,
-    /// Interval of `node.host.stats`.
-    pub host_stats_interval: Duration,
     /// Exit after this many invocations have finished (one-shot CI runners).
     pub max_invocations: Option<u64>,
     /// Exit after this long without an invocation (one-shot CI runners).
@@ -95,8 +91,6 @@ impl NodeOptions {
             allow_insecure_private_ws: false,
             tls: None,
             metrics: Arc::new(Metrics::default()),
-            host_stats_dir: None,
-            host_stats_interval: Duration::from_secs(60),
             max_invocations: None,
             exit_after_idle: None,
         }

@@ -2,12 +2,13 @@
 //! (each capability's `availability()`, probed at every connect: a display may appear
 //! later) and by the node-local [`CommandPolicy`]. The result of one probe is a
 //! [`Surface`]: the caps, commands and permissions declared in `connect`, and the
-//! handlers dispatch uses for that connection.
+//! handlers dispatch uses for that connection. The registry also starts the capabilities'
+//! per-connection background tasks ([`Registry::background`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use openclaw_capability_api::{Availability, Capability, Handler};
+use openclaw_capability_api::{Availability, BackgroundContext, BoxFuture, Capability, Handler};
 
 use crate::policy::CommandPolicy;
 
@@ -86,6 +87,16 @@ impl Registry {
         commands.sort();
         s.commands = commands;
         s
+    }
+
+    /// The per-connection background tasks of every capability (available or not: host
+    /// stats do not depend on the device commands being served), each with a context
+    /// from `context`.
+    pub fn background(&self, mut context: impl FnMut() -> BackgroundContext) -> Vec<BoxFuture<()>> {
+        self.capabilities
+            .iter()
+            .filter_map(|cap| cap.background(context()))
+            .collect()
     }
 
     /// Lets every capability release what it started (node shutdown).

@@ -2,9 +2,11 @@
 //! with a dial timeout and frame-size limits, and never an `Origin` header (spec §2: an
 //! Origin subjects the upgrade to the browser origin check).
 //!
-//! This module owns the socket up to the WebSocket upgrade; what flows over it is the
-//! session's business.
+//! This module owns the socket up to the WebSocket upgrade, and [`handshake`] the client
+//! side of the protocol handshake on it; what flows after hello-ok is the session's
+//! business.
 
+pub mod handshake;
 pub mod path;
 pub mod ssh;
 pub mod tls;

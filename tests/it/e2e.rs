@@ -2,7 +2,7 @@
 //! reconnects, restarts, refusals.
 
 use openclaw_node::operator::OperatorError;
-use openclaw_node::session::{ApprovalKind, SessionState};
+use openclaw_node::session::{ApprovalKind, SessionError, SessionState};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -212,7 +212,15 @@ async fn wrong_shared_token_is_fatal_with_the_auth_exit_code() {
     let gw = TestGateway::start_auto_approve().await;
     let node = TestNode::builder(&gw.url).token("wrong-token").start();
     let err = node.join().await.unwrap_err();
-    assert!(err.is_fatal(), "{err}");
+    // The refusal the gateway gave, not any fatal error: a wrong shared token is
+    // AUTH_TOKEN_MISMATCH with its advice, and exits with the auth code.
+    match &err {
+        SessionError::AuthRejected { code, advice, .. } => {
+            assert_eq!(code, "AUTH_TOKEN_MISMATCH", "{err}");
+            assert!(advice.contains("OPENCLAW_GATEWAY_TOKEN"), "{err}");
+        }
+        other => panic!("expected AuthRejected, got {other:?}"),
+    }
     assert_eq!(
         openclaw_node::exit::for_session(&err),
         openclaw_node::exit::AUTH

@@ -2,9 +2,12 @@
 //! the node sends at connect, and how it handles frames a real gateway would not route
 //! to it (unknown commands, invokes for another node, a silent link).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use openclaw_capability_device::{DeviceCapability, DeviceConfig};
+use openclaw_node::credentials::{CredentialStore, FileStore};
 use openclaw_node::identity::{SignaturePayload, normalize_public_key, verify};
 use openclaw_node::protocol::*;
 use openclaw_node::session::SessionState;
@@ -15,6 +18,16 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::helpers::*;
 
 type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// The device capability (its commands off) publishing host stats every `interval`.
+fn host_stats_every(interval: Duration) -> DeviceCapability {
+    DeviceCapability::new(DeviceConfig {
+        enabled: false,
+        state_dir: std::env::temp_dir(),
+        app_version: "it".into(),
+    })
+    .with_host_stats(interval)
+}
 
 /// Accepts one node connection, completes the handshake with `tick_ms`, and returns the
 /// socket and the node's connect params.
@@ -243,12 +256,15 @@ async fn the_device_token_from_hello_is_kept_and_presented_next_time() {
 #[tokio::test]
 async fn host_stats_arrive_on_connect_and_on_the_interval_and_a_refusal_breaks_nothing() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let mut node = TestNode::builder(&url)
-        .options(|o| {
-            o.host_stats_dir = Some(std::env::temp_dir());
-            o.host_stats_interval = Duration::from_millis(300);
-        })
+        .state(dir, store)
+        .caps(vec![
+            Arc::new(TestCapability::default()),
+            Arc::new(host_stats_every(Duration::from_millis(300))),
+        ])
         .start();
     let (mut ws, _) = accept_node(&listener, 30_000).await;
     node.wait_ready().await;

@@ -120,13 +120,38 @@ async fn real_gateway_pairs_serves_and_survives_a_restart() {
     real(&["start"]).await;
     let (url, token) = real_env().await;
     let name = format!("rust-it-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn openclaw_node::credentials::CredentialStore> =
+        std::sync::Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
+            dir.path(),
+        ));
+    let system = openclaw_capability_system::SystemCapability::new(
+        openclaw_capability_system::run::RunConfig::new(
+            openclaw_capability_system::node_path(),
+            dir.path().to_path_buf(),
+        ),
+    );
+    let device = openclaw_capability_device::DeviceCapability::new(
+        openclaw_capability_device::DeviceConfig {
+            enabled: false,
+            state_dir: std::env::temp_dir(),
+            app_version: "it".into(),
+        },
+    )
+    .with_host_stats(openclaw_capability_device::HOST_STATS_INTERVAL);
+    let caps: Vec<std::sync::Arc<dyn openclaw_capability_api::Capability>> = vec![
+        std::sync::Arc::new(system),
+        std::sync::Arc::new(TestCapability::default()),
+        std::sync::Arc::new(device),
+    ];
     let mut node = TestNode::builder(&url)
         .token(&token)
+        .state(dir, store)
         .options(|o| {
             o.display_name = name.clone();
-            o.host_stats_dir = Some(std::env::temp_dir());
             o.path_env = Some(openclaw_capability_system::node_path());
         })
+        .caps(caps)
         .start();
     let id = node.node_id.clone();
 

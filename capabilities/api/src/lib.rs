@@ -9,6 +9,10 @@
 //! A call gets a [`CallContext`]: its deadline, a cancel token (fired on
 //! `node.invoke.cancel`, on the deadline and on shutdown), a [`ProgressSink`] for streamed
 //! output and an [`EventSink`] for `node.event`s such as `exec.finished`.
+//!
+//! A capability may also run one task per gateway connection
+//! ([`Capability::background`], e.g. the `node.host.stats` publisher): it gets a
+//! [`BackgroundContext`] with the connection's event sink and stop token.
 
 #![forbid(unsafe_code)]
 
@@ -35,9 +39,50 @@ pub enum ErrorCode {
     Unavailable,
     /// The call ran out of time (`TIMEOUT`).
     Timeout,
-    /// A command-specific token used as the code, as the reference node does for policy
-    /// refusals (`SYSTEM_RUN_DENIED`, `SYSTEM_RUN_DISABLED`, `PERMISSION_MISSING`).
+    /// A policy refusal; its token is the code, as the reference node does
+    /// (`SYSTEM_RUN_DENIED`, `SYSTEM_RUN_DISABLED`, `PERMISSION_MISSING`).
+    Denied(Denial),
+    /// Another command-specific token used as the code (`PAYLOAD_TOO_LARGE` …).
     Token(&'static str),
+}
+
+/// Why a policy refused a call: the denial tokens of the reference node. A denial's
+/// message is `TOKEN: detail`; its code is the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The exec policy refused the command (allowlist miss, env override, …).
+    SystemRunDenied,
+    /// Exec is switched off (`security=deny`).
+    SystemRunDisabled,
+    /// The command needs an OS permission the node does not have.
+    PermissionMissing,
+}
+
+impl Denial {
+    /// Every denial, for parsing.
+    pub const ALL: [Denial; 3] = [
+        Denial::SystemRunDenied,
+        Denial::SystemRunDisabled,
+        Denial::PermissionMissing,
+    ];
+
+    /// The wire token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Denial::SystemRunDenied => "SYSTEM_RUN_DENIED",
+            Denial::SystemRunDisabled => "SYSTEM_RUN_DISABLED",
+            Denial::PermissionMissing => "PERMISSION_MISSING",
+        }
+    }
+
+    /// The denial whose `TOKEN:` a message starts with, if any.
+    pub fn of_message(message: &str) -> Option<Denial> {
+        Denial::ALL.into_iter().find(|d| {
+            message
+                .strip_prefix(d.token())
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
+    }
 }
 
 impl ErrorCode {
@@ -47,8 +92,14 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::Denied(d) => d.token(),
             ErrorCode::Token(t) => t,
         }
+    }
+
+    /// Whether this is a policy refusal.
+    pub fn is_denial(self) -> bool {
+        matches!(self, ErrorCode::Denied(_))
     }
 }
 
@@ -84,19 +135,21 @@ impl CapabilityError {
         Self::new(ErrorCode::Unavailable, message)
     }
 
-    /// An error whose code is the token its message starts with (`TOKEN: detail`), e.g.
-    /// `SYSTEM_RUN_DENIED: allowlist miss`; `UNAVAILABLE` when there is no known token.
+    /// A policy refusal: code `denial`, message `TOKEN: detail`.
+    pub fn deny(denial: Denial, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorCode::Denied(denial),
+            format!("{}: {detail}", denial.token()),
+        )
+    }
+
+    /// A refusal whose message already reads `TOKEN: detail` (the exec policy writes its
+    /// verdicts that way); the code is that [`Denial`], or `UNAVAILABLE` when the message
+    /// carries no known token. Prefer [`CapabilityError::deny`] where the denial is known.
     pub fn denied(message: impl Into<String>) -> Self {
-        const TOKENS: &[&str] = &[
-            "SYSTEM_RUN_DENIED",
-            "SYSTEM_RUN_DISABLED",
-            "PERMISSION_MISSING",
-        ];
         let message = message.into();
-        let code = TOKENS
-            .iter()
-            .find(|t| message.starts_with(&format!("{t}:")))
-            .map(|t| ErrorCode::Token(t))
+        let code = Denial::of_message(&message)
+            .map(ErrorCode::Denied)
             .unwrap_or(ErrorCode::Unavailable);
         Self::new(code, message)
     }
@@ -210,6 +263,30 @@ impl CallContext {
     }
 }
 
+/// What a capability's per-connection [`Capability::background`] task gets.
+#[derive(Debug, Clone)]
+pub struct BackgroundContext {
+    /// Publishes `node.event`s on this connection.
+    pub events: EventSink,
+    /// Fired when the connection ends; the task should return.
+    pub stop: CancellationToken,
+    /// Notified when the gateway approved the node's command surface on this connection
+    /// (the real Gateway drops node events from a node still waiting for that approval,
+    /// so a publisher sends its figures again then).
+    pub surface_approved: Arc<tokio::sync::Notify>,
+}
+
+impl BackgroundContext {
+    /// A context with a disabled sink and fresh tokens (tests).
+    pub fn detached() -> Self {
+        Self {
+            events: EventSink::disabled(),
+            stop: CancellationToken::new(),
+            surface_approved: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+}
+
 /// One command with typed params and result.
 pub trait Command: Send + Sync + 'static {
     /// Params, parsed from the invoke's `paramsJSON`. A call with no params is parsed as
@@ -316,6 +393,13 @@ pub trait Capability: Send + Sync + 'static {
     fn permissions(&self) -> Vec<(&'static str, bool)> {
         Vec::new()
     }
+    /// A task to run for each gateway connection, from hello-ok until the connection ends
+    /// (`ctx.stop`), publishing through `ctx.events` — e.g. periodic `node.host.stats`.
+    /// Runs whether or not the capability's commands are available. Default: none.
+    fn background(&self, ctx: BackgroundContext) -> Option<BoxFuture<()>> {
+        let _ = ctx;
+        None
+    }
     /// Releases what the capability started (browsers, helpers) when the node stops.
     /// Default: nothing to release.
     fn shutdown(&self) -> BoxFuture<()> {
@@ -371,6 +455,26 @@ mod tests {
         assert!(err.message.contains("invalid test.echo params"), "{err}");
         let err = h.call(None, CallContext::detached("1")).await.unwrap_err();
         assert_eq!(err.message, "INVALID_REQUEST: paramsJSON required");
+    }
+
+    #[test]
+    fn denials_carry_their_token_as_code() {
+        let e = CapabilityError::deny(Denial::SystemRunDenied, "allowlist miss");
+        assert_eq!(e.code, ErrorCode::Denied(Denial::SystemRunDenied));
+        assert_eq!(e.code.as_str(), "SYSTEM_RUN_DENIED");
+        assert_eq!(e.message, "SYSTEM_RUN_DENIED: allowlist miss");
+        assert!(e.code.is_denial());
+        for d in Denial::ALL {
+            let e = CapabilityError::denied(format!("{}: x", d.token()));
+            assert_eq!(e.code, ErrorCode::Denied(d));
+        }
+        // A token that only starts the same, or no colon, is not a denial.
+        assert_eq!(
+            CapabilityError::denied("SYSTEM_RUN_DENIEDX: y").code,
+            ErrorCode::Unavailable
+        );
+        assert_eq!(CapabilityError::denied("nope").code, ErrorCode::Unavailable);
+        assert!(!ErrorCode::Timeout.is_denial());
     }
 
     #[tokio::test]

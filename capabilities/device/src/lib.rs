@@ -4,7 +4,9 @@
 //! never the process table.
 //!
 //! The commands are served only when the node's config enables them
-//! ([`DeviceConfig::enabled`]); the host stats event is independent of that switch.
+//! ([`DeviceConfig::enabled`]); the host stats event is independent of that switch: it is
+//! the capability's per-connection background task ([`Capability::background`]), on when
+//! built [`DeviceCapability::with_host_stats`].
 
 #![forbid(unsafe_code)]
 
@@ -12,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use openclaw_capability_api::{
-    Availability, CallContext, Capability, CapabilityError, Command, Handler, erase,
+    Availability, BackgroundContext, BoxFuture, CallContext, Capability, CapabilityError, Command,
+    Handler, erase,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -102,13 +105,59 @@ pub struct DeviceConfig {
 #[derive(Debug, Clone)]
 pub struct DeviceCapability {
     config: Arc<DeviceConfig>,
+    /// Publish `node.host.stats` this often on every connection (`None`: never).
+    host_stats_interval: Option<std::time::Duration>,
 }
 
 impl DeviceCapability {
-    /// A capability with this config.
+    /// A capability with this config (no host stats published).
     pub fn new(config: DeviceConfig) -> Self {
         Self {
             config: Arc::new(config),
+            host_stats_interval: None,
+        }
+    }
+
+    /// The same capability, publishing `node.host.stats` for the state directory's
+    /// filesystem after each connect, every `interval`, and again when the gateway
+    /// approves the command surface.
+    pub fn with_host_stats(mut self, interval: std::time::Duration) -> Self {
+        self.host_stats_interval = Some(interval);
+        self
+    }
+}
+
+/// Logs a sampling failure once per connection.
+fn warn_once(warned: &mut bool, error: &str) {
+    if !*warned {
+        *warned = true;
+        tracing::warn!(error, "cannot sample host stats; not publishing them");
+    }
+}
+
+/// The host stats publisher of one connection (see [`DeviceCapability::with_host_stats`]).
+/// A failed sample is reported once and the task keeps trying.
+async fn publish_host_stats(
+    state_dir: PathBuf,
+    interval: std::time::Duration,
+    ctx: BackgroundContext,
+) {
+    let mut warned = false;
+    loop {
+        let dir = state_dir.clone();
+        let sample = tokio::task::spawn_blocking(move || sample_host_stats(&dir)).await;
+        match sample {
+            Ok(Ok(stats)) => match serde_json::to_value(&stats) {
+                Ok(payload) => ctx.events.emit(HOST_STATS_EVENT, payload),
+                Err(e) => warn_once(&mut warned, &e.to_string()),
+            },
+            Ok(Err(e)) => warn_once(&mut warned, &e),
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = ctx.surface_approved.notified() => {}
+            _ = ctx.stop.cancelled() => return,
         }
     }
 }
@@ -134,6 +183,15 @@ impl Capability for DeviceCapability {
                     .into(),
             )
         }
+    }
+
+    fn background(&self, ctx: BackgroundContext) -> Option<BoxFuture<()>> {
+        let interval = self.host_stats_interval?;
+        Some(Box::pin(publish_host_stats(
+            self.config.state_dir.clone(),
+            interval,
+            ctx,
+        )))
     }
 }
 
@@ -478,5 +536,53 @@ mod tests {
         assert!(
             matches!(cap.availability(), Availability::Unavailable(r) if r.contains("disabled"))
         );
+    }
+}
+
+#[cfg(test)]
+mod background_tests {
+    use super::*;
+    use openclaw_capability_api::{EventSink, NodeEvent};
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<NodeEvent>) -> Option<NodeEvent> {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event in time")
+    }
+
+    #[tokio::test]
+    async fn host_stats_are_published_at_once_on_approval_and_stop_with_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DeviceConfig {
+            enabled: false,
+            state_dir: dir.path().to_path_buf(),
+            app_version: "t".into(),
+        };
+        assert!(
+            DeviceCapability::new(config.clone())
+                .background(BackgroundContext::detached())
+                .is_none(),
+            "no host stats unless asked for"
+        );
+        let cap = DeviceCapability::new(config).with_host_stats(Duration::from_secs(3600));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ctx = BackgroundContext {
+            events: EventSink::new(tx),
+            ..BackgroundContext::detached()
+        };
+        let task = tokio::spawn(cap.background(ctx.clone()).expect("a publisher"));
+        let first = next(&mut rx).await.unwrap();
+        assert_eq!(first.event, HOST_STATS_EVENT);
+        assert!(first.payload["cpuCount"].as_u64().unwrap() >= 1);
+        // The interval is an hour: a second sample now comes from the approval alone.
+        ctx.surface_approved.notify_one();
+        assert_eq!(next(&mut rx).await.unwrap().event, HOST_STATS_EVENT);
+        ctx.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the publisher stops with the connection")
+            .unwrap();
     }
 }
