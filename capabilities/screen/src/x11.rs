@@ -14,7 +14,10 @@ use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{Screen, Visualtype};
 use x11rb::rust_connection::RustConnection;
 
-use crate::Source;
+use crate::source::Source;
+
+/// How long to wait before the one retry of a refused connection.
+const RESET_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One monitor: where it sits on the root window and its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +46,14 @@ impl X11Source {
         }
     }
 
+    /// Connects, once more after [`RESET_RETRY`] if refused: an X server whose last
+    /// client has gone resets itself and refuses connections for a moment.
     fn connect(&self) -> Result<(RustConnection, usize), String> {
         x11rb::connect(Some(&self.display))
+            .or_else(|_| {
+                std::thread::sleep(RESET_RETRY);
+                x11rb::connect(Some(&self.display))
+            })
             .map_err(|e| format!("cannot connect to X display {}: {e}", self.display))
     }
 

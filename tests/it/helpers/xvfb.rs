@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running Xvfb, killed on drop.
-pub struct Xvfb {
+pub(crate) struct Xvfb {
     child: Child,
     /// Its `DISPLAY` name, e.g. `:3`.
     pub display: String,
@@ -19,7 +19,7 @@ pub struct Xvfb {
 
 impl Xvfb {
     /// Starts one 1280×720×24 screen; panics with the provisioning command if Xvfb is missing.
-    pub fn start() -> Xvfb {
+    pub(crate) fn start() -> Xvfb {
         let mut child = Command::new("Xvfb")
             .args([
                 "-displayfd",
@@ -70,7 +70,7 @@ impl Xvfb {
     }
 
     /// An environment naming only this display (what a capability is built with).
-    pub fn env(&self) -> std::collections::HashMap<String, String> {
+    pub(crate) fn env(&self) -> std::collections::HashMap<String, String> {
         [("DISPLAY".to_string(), self.display.clone())].into()
     }
 }
