@@ -10,7 +10,7 @@ use clap::Subcommand;
 use openclaw_capability_system::approvals::{AllowEntry, ApprovalsStore, Ask, Security};
 use serde_json::json;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 
 /// Flags of `approvals`.

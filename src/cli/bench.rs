@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::gateway::{self, GatewayAuth, GatewayConfig};
 use crate::operator::{OperatorClient, OperatorOptions};
 use crate::secret::Secret;

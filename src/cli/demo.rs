@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides, RawConfig};
 use crate::credentials::StoreChoice;
 use crate::gateway::{self, GatewayAuth, GatewayConfig};

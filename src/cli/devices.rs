@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::operator::{OperatorClient, OperatorError, OperatorOptions};
 use crate::secret::Secret;
 

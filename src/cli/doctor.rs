@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 use crate::credentials::recorded_store;
 use crate::node::{self, StoreSource};

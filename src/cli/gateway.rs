@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::gateway::{self, GatewayAuth, GatewayConfig};
 use crate::secret::Secret;
 

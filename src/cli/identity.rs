@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 use crate::credentials::load_or_create_identity;
 

@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::GlobalArgs;
 use super::devices::{Target, connect, print, short};
+use super::global::GlobalArgs;
 
 /// Flags of `nodes`.
 #[derive(Debug, clap::Args)]

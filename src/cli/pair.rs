@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 use crate::exit;
 use crate::node::{Node, StoreSource};

@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 
 /// Flags of `reset`.

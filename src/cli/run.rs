@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 use crate::exit;
 use crate::node::{Node, StoreSource};
@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "SHA256")]
     pub tls_fingerprint: Option<String>,
     /// Reach the gateway through an SSH tunnel that the node runs and supervises:
-    /// `ssh -N -L` to USER@HOST[:PORT], forwarding to the gateway URL's host and port as
+    /// `ssh -N -L` to USER@HOST (or USER@HOST:PORT), forwarding to the gateway URL's host and port as
     /// seen from that machine (usually ws://127.0.0.1:18789).
     #[arg(long, value_name = "USER@HOST[:PORT]")]
     pub ssh: Option<String>,

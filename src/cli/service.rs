@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde_json::json;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::service::{
     self, InstallOptions, Platform, SERVICE_ENV_KEYS, Scope, lifecycle_command, paths,
 };

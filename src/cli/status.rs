@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::{Config, Overrides};
 use crate::status;
 

@@ -12,7 +12,7 @@ use keyring_core::Entry;
 use keyring_core::api::CredentialStore as NativeStore;
 use keyring_core::error::Error as KeyringError;
 
-use super::{CredentialError, CredentialStore, StoredToken, TokenKey};
+use super::store::{CredentialError, CredentialStore, StoredToken, TokenKey};
 use crate::identity::DeviceIdentity;
 
 /// The keychain service name.

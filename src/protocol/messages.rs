@@ -251,7 +251,9 @@ impl NodeToGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{AuthParams, ClientInfo, ErrorShape, InvokeError};
+    use crate::protocol::connect::{AuthParams, ClientInfo};
+    use crate::protocol::frames::ErrorShape;
+    use crate::protocol::node::InvokeError;
     use serde_json::json;
 
     fn round_trip_gateway(m: GatewayToNode) {

@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::dispatch::{Dispatcher, Outbound, RequestIds, forward_events};
-use super::{AttemptOutcome, NodeExit, NodeOptions, Registry, SessionError, SessionState};
+use super::options::NodeOptions;
+use super::registry::{Registry, Surface};
+use super::state::{AttemptOutcome, NodeExit, SessionError, SessionState};
 use crate::credentials::{CredentialStore, StoredToken, TokenKey};
 use crate::identity::{DeviceIdentity, SignaturePayload};
 use crate::protocol::*;
@@ -79,7 +81,7 @@ pub(crate) fn gateway_origin(url: &str) -> String {
 }
 
 impl Context {
-    pub fn new(
+    pub(super) fn new(
         opts: NodeOptions,
         identity: DeviceIdentity,
         store: Arc<dyn CredentialStore>,
@@ -105,7 +107,7 @@ impl Context {
         }
     }
 
-    pub fn has_shared_credential(&self) -> bool {
+    pub(super) fn has_shared_credential(&self) -> bool {
         self.opts.token.is_some() || self.opts.password.is_some()
     }
 
@@ -120,13 +122,13 @@ impl Context {
             .expect("credential store task panicked")
     }
 
-    pub async fn clear_stored_token(&self) -> Result<(), SessionError> {
+    pub(super) async fn clear_stored_token(&self) -> Result<(), SessionError> {
         self.blocking(|s, k| s.clear_token(k)).await?;
         Ok(())
     }
 
     /// Chooses what goes in `connect.auth` (spec §7.3).
-    pub fn select_auth(&self, stored: Option<&StoredToken>) -> AuthParams {
+    pub(super) fn select_auth(&self, stored: Option<&StoredToken>) -> AuthParams {
         let mut auth = AuthParams {
             password: self.opts.password.as_ref().map(|p| p.expose().to_string()),
             ..Default::default()
@@ -154,11 +156,11 @@ impl Context {
     }
 
     /// Builds the signed `connect` params for a challenge.
-    pub fn connect_params(
+    pub(super) fn connect_params(
         &self,
         challenge: &ConnectChallenge,
         auth: AuthParams,
-        surface: &super::Surface,
+        surface: &Surface,
     ) -> ConnectParams {
         let (platform, family) = platform();
         let device_id = self.identity.device_id();
@@ -420,7 +422,7 @@ impl<'a> Connection<'a> {
     fn open(
         ctx: &'a Context,
         sink: WsSink,
-        surface: Arc<super::Surface>,
+        surface: Arc<Surface>,
         tick: Duration,
         state: &'a watch::Sender<SessionState>,
     ) -> Self {

@@ -114,7 +114,7 @@ pub(crate) struct Dispatcher {
 
 impl Dispatcher {
     /// Cancels an in-flight call on the gateway's request; no result is sent for it.
-    pub fn cancel(&self, invoke_id: &str) -> bool {
+    pub(super) fn cancel(&self, invoke_id: &str) -> bool {
         let token = self
             .calls
             .lock()
@@ -130,14 +130,14 @@ impl Dispatcher {
     }
 
     /// Number of calls running now.
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Starts serving one request in its own task. A request whose id is already running
     /// is dropped: the gateway keys results by id, so a replayed request must not run the
     /// command a second time, and the first call's one result answers it.
-    pub fn spawn(&self, req: NodeInvokeRequest, received: Instant) {
+    pub(super) fn spawn(&self, req: NodeInvokeRequest, received: Instant) {
         let cancel = self.conn_cancel.child_token();
         {
             let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+mod info;
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 mod procfs;
 #[cfg_attr(target_os = "linux", allow(dead_code))]
@@ -20,21 +21,7 @@ use procfs as os;
 #[cfg(not(target_os = "linux"))]
 use ps as os;
 
-/// One process as the platform reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Info {
-    /// Its pid.
-    pub pid: i32,
-    /// Its parent's pid.
-    pub ppid: i32,
-    /// Its process group.
-    pub pgid: i32,
-    /// Exited but not yet reaped by its parent: holds nothing, cannot be killed again.
-    pub zombie: bool,
-    /// When it started, in a platform unit: only compared with another reading of the
-    /// same pid, to tell it from a later process that reused the pid.
-    pub started: u64,
-}
+pub use info::Info;
 
 /// Every process visible to this one (empty when the platform cannot be asked).
 pub fn all() -> Vec<Info> {

@@ -13,6 +13,7 @@ pub mod frames;
 #[cfg(target_os = "macos")]
 mod nokhwa_source;
 pub mod pipeline;
+mod source;
 #[cfg(target_os = "linux")]
 pub mod v4l2;
 
@@ -23,6 +24,8 @@ use openclaw_capability_api::{
     Availability, CallContext, Capability, CapabilityError, Command, ErrorCode, Handler, erase,
 };
 use serde::{Deserialize, Serialize};
+
+pub use source::{Device, Source};
 
 /// Default `maxWidth` of a photo.
 pub const DEFAULT_MAX_WIDTH: u32 = 1600;
@@ -39,28 +42,6 @@ pub const MAX_PHOTO_BYTES: usize = 19_611_648;
 pub struct CameraSettings {
     /// Serve the camera commands (default false).
     pub enabled: bool,
-}
-
-/// One camera.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Device {
-    /// `/dev/videoN` on Linux, the backend's index elsewhere.
-    pub id: String,
-    /// Human name.
-    pub name: String,
-    /// Always `unknown` on desktops.
-    pub position: &'static str,
-    /// `v4l2` on Linux, `avfoundation` on macOS.
-    pub device_type: &'static str,
-}
-
-/// Where frames come from: the real cameras, or a stand-in in tests.
-pub trait Source: Send + Sync + 'static {
-    /// The cameras present.
-    fn list(&self) -> Result<Vec<Device>, String>;
-    /// One RGB frame from `device` after `delay_ms` of streaming.
-    fn capture(&self, device: &Device, delay_ms: u64) -> Result<image::RgbImage, String>;
 }
 
 /// The cameras of this platform, or why there are none.

@@ -2,7 +2,7 @@
 
 use image::RgbImage;
 
-use crate::{Device, Source};
+use crate::source::{Device, Source};
 
 /// The cameras nokhwa sees.
 pub struct NokhwaSource;

@@ -10,7 +10,7 @@ use linuxvideo::format::{PixFormat, PixelFormat};
 use linuxvideo::{BufType, CapabilityFlags};
 
 use crate::frames::{self, Layout, Pixels};
-use crate::{Device, Source};
+use crate::source::{Device, Source};
 
 /// How long a started stream may take to deliver its first frame.
 pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(5);

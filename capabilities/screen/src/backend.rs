@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::Source;
+use crate::source::Source;
 
 /// The backend an environment calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]

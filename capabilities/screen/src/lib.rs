@@ -15,6 +15,7 @@ pub mod backend;
 pub mod encode;
 #[cfg(target_os = "linux")]
 pub mod portal;
+mod source;
 #[cfg(target_os = "linux")]
 pub mod x11;
 #[cfg(target_os = "macos")]
@@ -32,6 +33,7 @@ use serde_json::{Value, json};
 
 pub use backend::Backend;
 pub use encode::{Format, encode_within};
+pub use source::Source;
 
 /// Default `maxWidth`.
 pub const DEFAULT_MAX_WIDTH: u32 = 1920;
@@ -53,15 +55,6 @@ impl Default for ScreenSettings {
     fn default() -> Self {
         Self { enabled: true }
     }
-}
-
-/// Where frames come from: a real display, or a stand-in in tests.
-pub trait Source: Send + Sync + 'static {
-    /// `(width, height)` of each display, primary first; `(0, 0)` where the size is known
-    /// only after a capture (the portal).
-    fn monitors(&self) -> Result<Vec<(u32, u32)>, String>;
-    /// Captures display `index` as RGBA.
-    fn capture(&self, index: usize) -> Result<image::RgbaImage, String>;
 }
 
 /// The screen capability.

@@ -19,7 +19,7 @@ use futures_util::StreamExt as _;
 use image::RgbaImage;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
-use crate::Source;
+use crate::source::Source;
 
 /// The portal's bus name.
 pub const DESTINATION: &str = "org.freedesktop.portal.Desktop";

@@ -2,7 +2,7 @@
 
 use image::RgbaImage;
 
-use crate::Source;
+use crate::source::Source;
 
 /// The displays xcap sees.
 pub struct XcapSource;

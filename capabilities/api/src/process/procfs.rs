@@ -1,7 +1,7 @@
 //! The process table from `/proc` (Linux): `/proc/<pid>/stat` for parent, group, state and
 //! start time (in clock ticks since boot), `/proc/<pid>/cmdline` for the arguments.
 
-use super::Info;
+use super::info::Info;
 
 pub(super) fn all() -> Vec<Info> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

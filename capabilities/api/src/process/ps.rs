@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::Info;
+use super::info::Info;
 
 const COLUMNS: &str = "pid=,ppid=,pgid=,stat=,lstart=";
 
