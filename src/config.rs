@@ -24,6 +24,10 @@ use crate::secret::Secret;
 use crate::transport::tls::Pin;
 
 /// Environment variable names.
+#[allow(
+    missing_docs,
+    reason = "each name spells its variable, shown by rustdoc"
+)]
 pub mod env {
     pub const GATEWAY_URL: &str = "OPENCLAW_GATEWAY_URL";
     pub const GATEWAY_TOKEN: &str = "OPENCLAW_GATEWAY_TOKEN";

@@ -91,7 +91,7 @@ fn assert_reparses(f: &Frame, parse: fn(&str) -> Result<Frame, FrameError>, whic
 // ---------------------------------------------------------------------------------------
 // connect
 
-/// The embedded gateway's `connect` checks ([`validate_connect`]) on any first frame.
+/// The embedded gateway's `connect` checks (`validate_connect`) on any first frame.
 pub fn connect(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -409,8 +409,8 @@ fn valid_connect(me: &DeviceIdentity) -> Value {
     params
 }
 
-/// A valid signed node `connect` for the [`SEED`] identity, then the fuzzer's mutations
-/// of its fields (see [`Ops`]): values, types, unknown keys, clock, nonce, key encodings,
+/// A valid signed node `connect` for the `SEED` identity, then the fuzzer's mutations
+/// of its fields (see `Ops`): values, types, unknown keys, clock, nonce, key encodings,
 /// re-signing, signature bits. Reaches every device-proof check, which raw JSON rarely
 /// does. Beyond [`connect`]'s checks: with no mutation, or only of fields no check
 /// reads, the connect is accepted.

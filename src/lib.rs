@@ -2,21 +2,35 @@
 //!
 //! # Architecture
 //!
-//! The binary is thin (`main.rs`): it parses the command line into [`cli`] and runs one
-//! subcommand. A node (`openclaw-node run`) loads its [`config`], its device [`identity`]
-//! from a [`credentials`] store, and hands both to a [`session`]: a loop around one
-//! connection attempt that dials the gateway through [`transport`], answers the
-//! `connect.challenge` with a signed `connect`, reads `hello-ok`, then serves
-//! `node.invoke.request`s. Each call runs in its own task; `session::dispatch` checks the
-//! node-local [`policy`] first, then hands typed params to a capability from the
-//! `capabilities/*` crates (which know nothing of the wire) and sends the one terminal
-//! `node.invoke.result`. Transport and protocol errors end a connection and the loop
-//! reconnects with capped, jittered backoff; a capability error is just a failed result.
-//! The embedded [`gateway`] is the server side of the same [`protocol`] types, so the whole
-//! system runs and is tested on one machine; [`operator`] is the client the `devices` and
-//! `nodes` subcommands (and the tests) use to drive a gateway as an operator. A running
-//! node answers `status` over a local socket ([`status`], with its metrics); [`service`]
-//! renders the systemd/launchd units from `packaging/`.
+//! The binary is thin (`main.rs`): it parses the command line into [`cli`], sets up logging
+//! through the same environment lookup as every other setting (the process environment,
+//! then `--env-file`), runs one subcommand and maps its error to an exit code with
+//! [`exit`]. The CLI parses and prints; a node is put together in one place, [`node`]: a
+//! validated, typed [`config`] (a normalised gateway URL, a parsed TLS pin, enums for the
+//! exec policy, each capability's settings) goes through the plaintext rule, the pin, the
+//! [`credentials`] store and the device [`identity`], and the capability registry, and
+//! comes out as the options a [`session`] runs with. `run`, `pair` and `demo` use it whole;
+//! `doctor` runs its steps one by one and gives a verdict per step.
+//!
+//! A session reads no environment. It is a loop around one connection attempt that dials
+//! the gateway through [`transport`], completes the one client handshake
+//! (`transport::handshake`, shared with `doctor`'s probe and the [`operator`] client, whose
+//! failures are a typed `HandshakeError`), then serves the connection as a `Connection`
+//! with one method per `protocol::GatewayToNode` message. Each call runs in its own task
+//! under a `call{id, command}` span; `session::dispatch` checks the node-local [`policy`]
+//! first, then hands typed params to a capability from the `capabilities/*` crates (which
+//! know nothing of the wire) and sends the one terminal `node.invoke.result`. Transport and
+//! protocol errors end a connection and the loop reconnects with capped, jittered backoff;
+//! a capability error is just a failed result. A capability may run a task per connection
+//! (`Capability::background`): that is how the device capability publishes
+//! `node.host.stats`.
+//!
+//! The embedded [`gateway`] reads `protocol::NodeToGateway` and answers with the same
+//! [`protocol`] types, so node and gateway cannot drift apart without a compile error, and
+//! the whole system runs and is tested on one machine; [`operator`] is the client the
+//! `devices` and `nodes` subcommands (and the tests) use to drive a gateway as an operator.
+//! A running node answers `status` over a local socket ([`status`], with its metrics);
+//! [`service`] renders the systemd/launchd units from `packaging/`.
 //!
 //! Two departures from the layout in DESIGN.md: [`policy`] holds only the node-local
 //! command allowlist, while the exec-approvals engine lives in the `system` capability
@@ -24,13 +38,21 @@
 //! on this crate; and host figures (`node.host.stats`, `device.info`, `device.status`) are
 //! their own capability crate, `capabilities/device`.
 //!
-//! `capabilities/browser` (Cargo feature `browser`, on by default) is an in-process browser
-//! control service behind `browser.proxy`: it owns one Chromium process tree per profile
-//! and speaks CDP through chromiumoxide. Capabilities that start processes release them
-//! through `Capability::shutdown`, which the session loop calls when the node stops.
+//! Capabilities that start processes find them through `openclaw_capability_api::process`
+//! (`/proc` on Linux, `ps` elsewhere); `system.run`'s two backends, pipes and a PTY, share
+//! one process tree that dies with its call, whether it ends, times out, is cancelled or is
+//! dropped. `capabilities/browser` (Cargo feature `browser`) serves `browser.proxy`
+//! in-process: `proxy` gates a call and wraps its reply, `routes/` answers each route
+//! against `service/` (profiles, one Chromium process tree each, tabs and their event
+//! buffers), and `/act` decodes its body into a typed `action::Action` before it touches a
+//! page. `capabilities/screen` captures through X11 in pure Rust or the Wayland portal over
+//! D-Bus (xcap on macOS) and `capabilities/camera` through V4L2 ioctls (nokhwa on macOS), so
+//! the Linux build needs no system library. Capabilities release what they started through
+//! `Capability::shutdown`, which the session loop calls when the node stops.
 //!
-//! `fuzzing` (hidden from the docs) holds the bodies of the `cargo fuzz` targets in
-//! `fuzz/`, so the targets stay one line and the integration tests replay their corpus.
+//! `fuzzing` (hidden from the docs, built only with the `fuzzing` feature, which `fuzz/`
+//! and the tests turn on) holds the bodies of the `cargo fuzz` targets; the exec-approvals
+//! body lives in `openclaw_capability_system::fuzzing`, next to the internals it checks.
 //!
 //! # Glossary
 //!

@@ -83,18 +83,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Persists the pairing state (serialised under the lock, written outside it).
-    pub fn persist(&self) {
+    pub(super) fn persist(&self) {
         let snapshot = self.lock().persisted.clone();
         self.store.save(&snapshot);
     }
 
     /// Sends an event to every operator connection.
-    pub fn broadcast_operators<T: serde::Serialize>(&self, event: &str, payload: &T) {
+    pub(super) fn broadcast_operators<T: serde::Serialize>(&self, event: &str, payload: &T) {
         // Plain data with string keys: serialising cannot fail.
         let payload = serde_json::to_value(payload).expect("event bodies serialise");
         let text = Frame::event(event, payload).to_text();

@@ -87,6 +87,10 @@ pub const CLIENT_MODES: &[&str] = &[
 ];
 
 /// Operator scopes (spec §13).
+#[allow(
+    missing_docs,
+    reason = "each name spells its wire value, shown by rustdoc"
+)]
 pub mod scopes {
     pub const READ: &str = "operator.read";
     pub const WRITE: &str = "operator.write";
@@ -95,6 +99,10 @@ pub mod scopes {
 }
 
 /// Method names.
+#[allow(
+    missing_docs,
+    reason = "each name spells its wire value, shown by rustdoc"
+)]
 pub mod methods {
     pub const CONNECT: &str = "connect";
     pub const NODE_INVOKE_RESULT: &str = "node.invoke.result";
@@ -113,6 +121,10 @@ pub mod methods {
 }
 
 /// Event names.
+#[allow(
+    missing_docs,
+    reason = "each name spells its wire value, shown by rustdoc"
+)]
 pub mod events {
     pub const CONNECT_CHALLENGE: &str = "connect.challenge";
     pub const TICK: &str = "tick";
@@ -126,6 +138,10 @@ pub mod events {
 }
 
 /// Top-level `error.code` values (spec §3).
+#[allow(
+    missing_docs,
+    reason = "each name spells its wire value, shown by rustdoc"
+)]
 pub mod error_codes {
     pub const NOT_LINKED: &str = "NOT_LINKED";
     pub const NOT_PAIRED: &str = "NOT_PAIRED";
@@ -136,6 +152,10 @@ pub mod error_codes {
 }
 
 /// `error.details.code` values that decide how a client reacts (spec §5.3, §7.2, §11).
+#[allow(
+    missing_docs,
+    reason = "each name spells its wire value, shown by rustdoc"
+)]
 pub mod detail_codes {
     pub const PROTOCOL_MISMATCH: &str = "PROTOCOL_MISMATCH";
     pub const DEVICE_IDENTITY_REQUIRED: &str = "DEVICE_IDENTITY_REQUIRED";
@@ -165,12 +185,20 @@ pub mod detail_codes {
 
 /// WebSocket close codes (spec §11).
 pub mod close_codes {
+    /// A normal close (the node or gateway is done).
     pub const NORMAL: u16 = 1000;
+    /// The protocol versions do not overlap.
     pub const PROTOCOL_MISMATCH: u16 = 1002;
+    /// Refused by policy: auth, pairing, a bad first frame.
     pub const POLICY: u16 = 1008;
+    /// A frame over the size limit.
     pub const TOO_LARGE: u16 = 1009;
+    /// The gateway is restarting; reconnect.
     pub const SERVICE_RESTART: u16 = 1012;
+    /// The gateway is still starting (`UNAVAILABLE`); reconnect after `retryAfterMs`.
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// Sent by a client: no frame within two tick intervals.
     pub const TICK_TIMEOUT: u16 = 4000;
+    /// The shared secret was rotated ("gateway auth changed") or the client invalidated.
     pub const AUTH_CHANGED: u16 = 4001;
 }

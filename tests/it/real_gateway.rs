@@ -18,7 +18,7 @@ const REAL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The `real-gateway` tool: the project's own, unless `OPENCLAW_REAL_GATEWAY_TOOL` names
 /// another.
-pub fn tool() -> PathBuf {
+pub(crate) fn tool() -> PathBuf {
     std::env::var_os("OPENCLAW_REAL_GATEWAY_TOOL")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/real-gateway"))
@@ -29,7 +29,7 @@ fn tool_name() -> String {
 }
 
 /// Runs the tool; returns stdout, panicking with stderr on failure.
-pub async fn real(args: &[&str]) -> String {
+pub(crate) async fn real(args: &[&str]) -> String {
     let tool = tool();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || Process::new(&tool).args(&args).output())
@@ -46,7 +46,7 @@ pub async fn real(args: &[&str]) -> String {
 }
 
 /// Runs the tool; returns (success, stdout + stderr) without panicking.
-pub async fn real_try(args: &[&str]) -> (bool, String) {
+pub(crate) async fn real_try(args: &[&str]) -> (bool, String) {
     let tool = tool();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || Process::new(&tool).args(&args).output())
@@ -64,14 +64,14 @@ pub async fn real_try(args: &[&str]) -> (bool, String) {
 }
 
 /// The first JSON object in a text (CLI output can carry log lines around it).
-pub fn first_json(text: &str) -> Option<Value> {
+pub(crate) fn first_json(text: &str) -> Option<Value> {
     let start = text.find('{')?;
     let mut de = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
     de.next()?.ok()
 }
 
 /// Runs `real-gateway cli ARGS --json` and parses the JSON it prints.
-pub async fn real_json(args: &[&str]) -> Value {
+pub(crate) async fn real_json(args: &[&str]) -> Value {
     let mut all = vec!["cli"];
     all.extend_from_slice(args);
     all.push("--json");
@@ -81,7 +81,7 @@ pub async fn real_json(args: &[&str]) -> Value {
 }
 
 /// The URL and token printed by `real-gateway env`.
-pub async fn real_env() -> (String, String) {
+pub(crate) async fn real_env() -> (String, String) {
     let text = real(&["env"]).await;
     let get = |key: &str| {
         text.lines()
@@ -94,7 +94,7 @@ pub async fn real_env() -> (String, String) {
 }
 
 /// Finds the object describing `node_id` anywhere in a JSON document.
-pub fn find_node<'a>(v: &'a Value, node_id: &str) -> Option<&'a Value> {
+pub(crate) fn find_node<'a>(v: &'a Value, node_id: &str) -> Option<&'a Value> {
     match v {
         Value::Object(map) => {
             if map.get("nodeId").and_then(Value::as_str) == Some(node_id) {

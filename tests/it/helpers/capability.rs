@@ -12,20 +12,20 @@ use serde_json::{Value, json};
 
 /// A capability for tests; clones share one cancel counter.
 #[derive(Clone, Default)]
-pub struct TestCapability {
+pub(crate) struct TestCapability {
     cancelled_sleeps: Arc<AtomicUsize>,
 }
 
 impl TestCapability {
     /// How many `test.sleep` calls of this capability saw their cancel token fire.
-    pub fn cancelled_sleeps(&self) -> usize {
+    pub(crate) fn cancelled_sleeps(&self) -> usize {
         self.cancelled_sleeps.load(Ordering::SeqCst)
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SleepParams {
+pub(crate) struct SleepParams {
     ms: u64,
 }
 
@@ -52,7 +52,7 @@ impl Command for Sleep {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EchoParams {
+pub(crate) struct EchoParams {
     value: Value,
 }
 

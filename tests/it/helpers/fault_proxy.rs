@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// What the proxy does to the bytes it forwards; the test flips these while calls run.
 #[derive(Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Swallow every byte but keep the sockets open (a half-open link).
     pub blackhole: AtomicBool,
     /// Bumped to cut: each pump stops when the generation it started in is over.
@@ -26,7 +26,7 @@ pub struct Faults {
 }
 
 /// A TCP proxy between node and gateway that injects [`Faults`].
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     /// Where the node should dial.
     pub url: String,
     /// The switches.
@@ -35,7 +35,7 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// A proxy to `upstream` (a `ws://host:port` URL).
-    pub async fn start(upstream: &str) -> Self {
+    pub(crate) async fn start(upstream: &str) -> Self {
         let upstream = upstream.trim_start_matches("ws://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}", listener.local_addr().unwrap());
@@ -58,12 +58,12 @@ impl FaultProxy {
     }
 
     /// Cuts every open connection.
-    pub fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.faults.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// How many connections the proxy accepted so far.
-    pub fn accepted(&self) -> u32 {
+    pub(crate) fn accepted(&self) -> u32 {
         self.faults.accepted.load(Ordering::SeqCst)
     }
 }

@@ -10,7 +10,7 @@ use openclaw_node::secret::Secret;
 use super::{TOKEN, within};
 
 /// The embedded gateway on 127.0.0.1:0 with its own state dir; shut down on drop.
-pub struct TestGateway {
+pub(crate) struct TestGateway {
     handle: Option<GatewayHandle>,
     /// `ws://127.0.0.1:PORT`
     pub url: String,
@@ -20,12 +20,12 @@ pub struct TestGateway {
 
 impl TestGateway {
     /// A token-auth gateway that does not auto-approve anything.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
     /// A token-auth gateway that approves devices and command surfaces at once.
-    pub async fn start_auto_approve() -> Self {
+    pub(crate) async fn start_auto_approve() -> Self {
         Self::start_with(|c| {
             c.auto_approve_devices = true;
             c.auto_approve_commands = true;
@@ -34,14 +34,14 @@ impl TestGateway {
     }
 
     /// A gateway with a customised config.
-    pub async fn start_with(customise: impl FnOnce(&mut GatewayConfig)) -> Self {
+    pub(crate) async fn start_with(customise: impl FnOnce(&mut GatewayConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::start_on(listener, dir, customise).await
     }
 
     /// A gateway on a given listener and state dir (for restarts).
-    pub async fn start_on(
+    pub(crate) async fn start_on(
         listener: tokio::net::TcpListener,
         dir: tempfile::TempDir,
         customise: impl FnOnce(&mut GatewayConfig),
@@ -63,12 +63,12 @@ impl TestGateway {
     }
 
     /// The running gateway's handle.
-    pub fn handle(&self) -> &GatewayHandle {
+    pub(crate) fn handle(&self) -> &GatewayHandle {
         self.handle.as_ref().unwrap()
     }
 
     /// An operator connected with the shared token.
-    pub async fn operator(&self) -> OperatorClient {
+    pub(crate) async fn operator(&self) -> OperatorClient {
         let mut opts = OperatorOptions::new(self.url.clone());
         opts.token = Some(Secret::new(TOKEN));
         within("operator connect", OperatorClient::connect(opts))
@@ -77,7 +77,7 @@ impl TestGateway {
     }
 
     /// Stops the gateway and returns its state dir for a restart.
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    pub(crate) async fn stop(mut self) -> tempfile::TempDir {
         if let Some(h) = self.handle.take() {
             h.shutdown().await;
         }

@@ -18,23 +18,23 @@ mod xvfb;
 use std::future::Future;
 use std::time::Duration;
 
-pub use capability::*;
-pub use fault_proxy::*;
-pub use gateway::*;
-pub use node::*;
-pub use operator::*;
-pub use process::*;
-pub use raw::*;
+pub(crate) use capability::*;
+pub(crate) use fault_proxy::*;
+pub(crate) use gateway::*;
+pub(crate) use node::*;
+pub(crate) use operator::*;
+pub(crate) use process::*;
+pub(crate) use raw::*;
 #[cfg(feature = "screen")]
-pub use xvfb::*;
+pub(crate) use xvfb::*;
 
 /// The shared token every test gateway uses.
-pub const TOKEN: &str = "it-shared-token";
+pub(crate) const TOKEN: &str = "it-shared-token";
 /// The longest any single wait may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Awaits `fut`, failing the test after [`WAIT`].
-pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+pub(crate) async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     match tokio::time::timeout(WAIT, fut).await {
         Ok(v) => v,
         Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
@@ -42,7 +42,7 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 }
 
 /// Polls `probe` until it yields `Some`, with the global timeout.
-pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -52,7 +52,7 @@ where
 
 /// Polls `probe` until it yields `Some`, failing after `limit` (the real Gateway's CLI
 /// takes seconds per call, so its tests wait longer).
-pub async fn eventually_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+pub(crate) async fn eventually_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::{TOKEN, TestCapability, within};
 
 /// A real node in-process: temp state dir, file credential store, short intervals.
-pub struct TestNode {
+pub(crate) struct TestNode {
     /// The node's state (watch it instead of sleeping).
     pub state: watch::Receiver<SessionState>,
     /// Its device id (= node id).
@@ -39,7 +39,7 @@ type CustomiseExec<'a> = Box<dyn FnOnce(&mut RunConfig) + 'a>;
 /// How to build a [`TestNode`]: by default the shared [`TOKEN`], a fresh state dir with a
 /// file store, and the `system` capability (default `system.run` policy) plus a
 /// [`TestCapability`].
-pub struct TestNodeBuilder<'a> {
+pub(crate) struct TestNodeBuilder<'a> {
     url: String,
     token: Option<String>,
     state: Option<(tempfile::TempDir, Arc<dyn CredentialStore>)>,
@@ -50,48 +50,48 @@ pub struct TestNodeBuilder<'a> {
 
 impl<'a> TestNodeBuilder<'a> {
     /// Authenticate with this shared token instead of [`TOKEN`].
-    pub fn token(mut self, token: &str) -> Self {
+    pub(crate) fn token(mut self, token: &str) -> Self {
         self.token = Some(token.to_string());
         self
     }
 
     /// No shared token (a stored device token or a bootstrap token only).
-    pub fn no_token(mut self) -> Self {
+    pub(crate) fn no_token(mut self) -> Self {
         self.token = None;
         self
     }
 
     /// Use an existing state dir and credential store (restarts, a broken disk).
-    pub fn state(mut self, dir: tempfile::TempDir, store: Arc<dyn CredentialStore>) -> Self {
+    pub(crate) fn state(mut self, dir: tempfile::TempDir, store: Arc<dyn CredentialStore>) -> Self {
         self.state = Some((dir, store));
         self
     }
 
     /// Adjust the session options after the test defaults are set.
-    pub fn options(mut self, customise: impl FnOnce(&mut NodeOptions) + 'a) -> Self {
+    pub(crate) fn options(mut self, customise: impl FnOnce(&mut NodeOptions) + 'a) -> Self {
         self.options = Some(Box::new(customise));
         self
     }
 
     /// Adjust the `system.run` settings of the default `system` capability.
-    pub fn exec(mut self, customise: impl FnOnce(&mut RunConfig) + 'a) -> Self {
+    pub(crate) fn exec(mut self, customise: impl FnOnce(&mut RunConfig) + 'a) -> Self {
         self.exec = Some(Box::new(customise));
         self
     }
 
     /// `system.run` runs any command (`security = "full"`).
-    pub fn exec_full(self) -> Self {
+    pub(crate) fn exec_full(self) -> Self {
         self.exec(|r| r.security = openclaw_capability_system::approvals::Security::Full)
     }
 
     /// Serve exactly these capabilities instead of `system` and the test capability.
-    pub fn caps(mut self, caps: Vec<Arc<dyn Capability>>) -> Self {
+    pub(crate) fn caps(mut self, caps: Vec<Arc<dyn Capability>>) -> Self {
         self.caps = Some(caps);
         self
     }
 
     /// Starts the node's session in a task.
-    pub fn start(self) -> TestNode {
+    pub(crate) fn start(self) -> TestNode {
         let (dir, store) = self.state.unwrap_or_else(|| {
             let dir = tempfile::tempdir().unwrap();
             let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
@@ -148,7 +148,7 @@ impl<'a> TestNodeBuilder<'a> {
 
 impl TestNode {
     /// A builder for a node that dials `url`.
-    pub fn builder<'a>(url: &str) -> TestNodeBuilder<'a> {
+    pub(crate) fn builder<'a>(url: &str) -> TestNodeBuilder<'a> {
         TestNodeBuilder {
             url: url.to_string(),
             token: Some(TOKEN.to_string()),
@@ -160,14 +160,14 @@ impl TestNode {
     }
 
     /// The test capability this node serves (nodes built without `.caps(…)`).
-    pub fn test_capability(&self) -> &TestCapability {
+    pub(crate) fn test_capability(&self) -> &TestCapability {
         self.test
             .as_ref()
             .expect("this node was built with its own capabilities")
     }
 
     /// Waits until the node is ready.
-    pub async fn wait_ready(&mut self) {
+    pub(crate) async fn wait_ready(&mut self) {
         self.wait_for("the node to be ready", |s| {
             matches!(s, SessionState::Ready { .. })
         })
@@ -175,12 +175,12 @@ impl TestNode {
     }
 
     /// Waits until the state matches.
-    pub async fn wait_for(&mut self, what: &str, pred: impl FnMut(&SessionState) -> bool) {
+    pub(crate) async fn wait_for(&mut self, what: &str, pred: impl FnMut(&SessionState) -> bool) {
         within(what, self.state.wait_for(pred)).await.unwrap();
     }
 
     /// Stops the node gracefully and returns how `run_node` ended.
-    pub async fn stop(mut self) -> Result<NodeExit, SessionError> {
+    pub(crate) async fn stop(mut self) -> Result<NodeExit, SessionError> {
         self.shutdown.cancel();
         within("the node to stop", self.task.take().unwrap())
             .await
@@ -188,7 +188,7 @@ impl TestNode {
     }
 
     /// Waits for `run_node` to end by itself (fatal errors).
-    pub async fn join(mut self) -> Result<NodeExit, SessionError> {
+    pub(crate) async fn join(mut self) -> Result<NodeExit, SessionError> {
         within("the node to exit", self.task.take().unwrap())
             .await
             .unwrap()

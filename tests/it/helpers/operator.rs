@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{TestGateway, TestNode, eventually};
 
 /// Waits for the device pairing request of `device_id` and returns its id.
-pub async fn device_request(op: &OperatorClient, device_id: &str) -> String {
+pub(crate) async fn device_request(op: &OperatorClient, device_id: &str) -> String {
     eventually("the device pairing request", || async {
         op.device_pair_list()
             .await
@@ -21,7 +21,7 @@ pub async fn device_request(op: &OperatorClient, device_id: &str) -> String {
 }
 
 /// Waits for the command-surface request of `node_id` and returns its id.
-pub async fn surface_request(op: &OperatorClient, node_id: &str) -> String {
+pub(crate) async fn surface_request(op: &OperatorClient, node_id: &str) -> String {
     eventually("the command-surface request", || async {
         op.node_pair_list()
             .await
@@ -36,7 +36,7 @@ pub async fn surface_request(op: &OperatorClient, node_id: &str) -> String {
 
 /// Whether an operator's call error is one a call may cleanly end with while the node's
 /// link is faulty: the node went away, was not there, or did not answer in time.
-pub fn is_clean_call_error(text: &str) -> bool {
+pub(crate) fn is_clean_call_error(text: &str) -> bool {
     ["UNAVAILABLE", "TIMEOUT", "not connected"]
         .iter()
         .any(|c| text.contains(c))
@@ -44,7 +44,7 @@ pub fn is_clean_call_error(text: &str) -> bool {
 
 /// The id of the first connected node that declares `command` (for nodes started as
 /// processes, whose id the test does not know).
-pub async fn connected_node_with(op: &OperatorClient, command: &str) -> String {
+pub(crate) async fn connected_node_with(op: &OperatorClient, command: &str) -> String {
     eventually("the node to connect", || async {
         op.node_list()
             .await
@@ -59,7 +59,7 @@ pub async fn connected_node_with(op: &OperatorClient, command: &str) -> String {
 
 /// Waits until `node_id` answers an echo tagged `tag` through the gateway (after a fault,
 /// a node may report ready before every path to it is back).
-pub async fn serves_again(op: &OperatorClient, node_id: &str, tag: &str) {
+pub(crate) async fn serves_again(op: &OperatorClient, node_id: &str, tag: &str) {
     eventually("the node to serve again", || async {
         let r = op
             .node_invoke(node_id, "test.echo", json!({"value": tag}), Some(2000))
@@ -71,7 +71,7 @@ pub async fn serves_again(op: &OperatorClient, node_id: &str, tag: &str) {
 
 /// Pairs `node` on `gw` through the operator API: approves the device, then the command
 /// surface, then waits until the node is ready with its commands.
-pub async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {
+pub(crate) async fn pair(gw: &TestGateway, node: &mut TestNode, op: &OperatorClient) {
     let id = node.node_id.clone();
     op.device_pair_approve(&device_request(op, &id).await)
         .await

@@ -1,7 +1,7 @@
 //! Process inspection for tests that check no command outlived its call.
 
 /// Pids of live processes whose command line contains `needle` (zombies have none).
-pub fn processes_with(needle: &str) -> Vec<u32> {
+pub(crate) fn processes_with(needle: &str) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

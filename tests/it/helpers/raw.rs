@@ -10,9 +10,9 @@ use tokio_tungstenite::tungstenite::Message;
 use super::{TOKEN, within};
 
 /// A dialed WebSocket.
-pub type Ws = openclaw_node::transport::WsStream;
+pub(crate) type Ws = openclaw_node::transport::WsStream;
 
-pub async fn open(url: &str) -> (Ws, ConnectChallenge) {
+pub(crate) async fn open(url: &str) -> (Ws, ConnectChallenge) {
     let mut ws = openclaw_node::transport::dial(url).await.unwrap();
     let challenge = loop {
         match within("the challenge", ws.next()).await.unwrap().unwrap() {
@@ -30,12 +30,12 @@ pub async fn open(url: &str) -> (Ws, ConnectChallenge) {
 }
 
 /// Valid node connect params for `identity`, signed over `challenge`.
-pub fn node_connect(identity: &DeviceIdentity, challenge: &ConnectChallenge) -> Value {
+pub(crate) fn node_connect(identity: &DeviceIdentity, challenge: &ConnectChallenge) -> Value {
     node_connect_signed_by(identity, identity, challenge)
 }
 
 /// Node connect params that claim `identity` but carry a signature by `signer`.
-pub fn node_connect_signed_by(
+pub(crate) fn node_connect_signed_by(
     identity: &DeviceIdentity,
     signer: &DeviceIdentity,
     challenge: &ConnectChallenge,

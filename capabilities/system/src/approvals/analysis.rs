@@ -7,25 +7,25 @@
 //! policy treats as a miss, never as a match.
 
 /// POSIX shells recognised as a transport.
-pub const SHELLS: &[&str] = &["ash", "bash", "dash", "fish", "ksh", "sh", "zsh"];
+pub(crate) const SHELLS: &[&str] = &["ash", "bash", "dash", "fish", "ksh", "sh", "zsh"];
 /// Wrappers that change privileges or scheduling semantics: never unwrapped.
-pub const BLOCKED_WRAPPERS: &[&str] = &[
+pub(crate) const BLOCKED_WRAPPERS: &[&str] = &[
     "sudo", "doas", "chrt", "ionice", "setsid", "taskset", "flock", "su", "runuser", "chroot",
     "unshare", "nsenter",
 ];
 /// Deepest wrapper chain analysed.
-pub const MAX_WRAPPER_DEPTH: usize = 4;
+pub(crate) const MAX_WRAPPER_DEPTH: usize = 4;
 
 /// One simple command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// Its words (quotes removed).
     pub argv: Vec<String>,
 }
 
 /// What an argv amounts to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     /// The simple commands that would run (empty when analysis failed).
     pub segments: Vec<Segment>,
     /// Operators between segments of a shell payload (`&&`, `||`, `;`, `|`).
@@ -46,13 +46,13 @@ pub struct Analysis {
 
 impl Analysis {
     /// Whether the command was understood.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.failure.is_none()
     }
 }
 
 /// The base name of an executable word, lower-cased, without Windows suffixes.
-pub fn exe_name(word: &str) -> String {
+pub(crate) fn exe_name(word: &str) -> String {
     let base = word
         .rsplit(['/', '\\'])
         .next()
@@ -183,7 +183,7 @@ fn wrapper_options(
 }
 
 /// Detects an interpreter running an inline program in this segment.
-pub fn inline_eval(argv: &[String]) -> Option<String> {
+pub(crate) fn inline_eval(argv: &[String]) -> Option<String> {
     let name = exe_name(argv.first()?);
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
     let flags: &[&str] = match base {
@@ -215,7 +215,7 @@ pub fn inline_eval(argv: &[String]) -> Option<String> {
 
 /// Splits a shell payload into simple commands joined by `&&`, `||`, `;`, `|`.
 /// Fails on anything whose meaning depends on the shell at run time.
-pub fn split_payload(payload: &str) -> Result<(Vec<Segment>, Vec<String>), String> {
+pub(crate) fn split_payload(payload: &str) -> Result<(Vec<Segment>, Vec<String>), String> {
     let mut segments = Vec::new();
     let mut operators = Vec::new();
     let mut words: Vec<String> = Vec::new();
@@ -335,7 +335,7 @@ pub fn split_payload(payload: &str) -> Result<(Vec<Segment>, Vec<String>), Strin
 }
 
 /// Analyses an argv.
-pub fn analyze(argv: &[String]) -> Analysis {
+pub(crate) fn analyze(argv: &[String]) -> Analysis {
     let mut a = Analysis::default();
     let inner = match unwrap_wrappers(argv, &mut a.wrappers, &mut a.env_assignments) {
         Ok(inner) => inner,

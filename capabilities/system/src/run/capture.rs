@@ -12,7 +12,7 @@ use super::spec::mark_truncated;
 
 /// Which stream a chunk came from (a PTY has only [`Stream::Stdout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(super) enum Stream {
     /// Standard output, or the terminal transcript.
     Stdout,
     /// Standard error.
@@ -21,7 +21,7 @@ pub enum Stream {
 
 /// A capped two-stream buffer shared by the readers (cloning shares it).
 #[derive(Clone)]
-pub struct Capture {
+pub(super) struct Capture {
     cap: usize,
     inner: Arc<Mutex<Buffers>>,
 }
@@ -36,7 +36,7 @@ struct Buffers {
 }
 
 /// The captured text at the end of a call.
-pub struct Captured {
+pub(super) struct Captured {
     /// stdout (the transcript with `\r\n` as `\n` for a PTY), marked if truncated.
     pub stdout: String,
     /// stderr, marked if truncated.
@@ -47,7 +47,7 @@ pub struct Captured {
 
 impl Capture {
     /// An empty capture that keeps at most `cap` bytes over both streams.
-    pub fn new(cap: usize) -> Self {
+    pub(super) fn new(cap: usize) -> Self {
         Self {
             cap,
             inner: Arc::default(),
@@ -60,7 +60,7 @@ impl Capture {
 
     /// Keeps what fits of `bytes`; returns how many bytes were kept (the prefix of `bytes`
     /// worth streaming as progress).
-    pub fn push(&self, stream: Stream, bytes: &[u8]) -> usize {
+    pub(super) fn push(&self, stream: Stream, bytes: &[u8]) -> usize {
         let mut b = self.lock();
         b.last_output = Some(Instant::now());
         let take = self.cap.saturating_sub(b.total).min(bytes.len());
@@ -76,13 +76,13 @@ impl Capture {
     }
 
     /// No output for at least `quiet` (or none yet).
-    pub fn silent_for(&self, quiet: Duration) -> bool {
+    pub(super) fn silent_for(&self, quiet: Duration) -> bool {
         self.lock().last_output.is_none_or(|t| t.elapsed() >= quiet)
     }
 
     /// Takes the text out (lossy UTF-8), with `\r\n` normalised for a terminal transcript
     /// and the truncation marker applied.
-    pub fn take(&self, terminal: bool) -> Captured {
+    pub(super) fn take(&self, terminal: bool) -> Captured {
         let b = std::mem::take(&mut *self.lock());
         let text = |bytes: &[u8]| {
             let t = String::from_utf8_lossy(bytes).into_owned();

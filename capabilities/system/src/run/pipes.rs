@@ -19,7 +19,7 @@ use super::tree::Tree;
 const READER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Runs `spec` on pipes; never panics, never leaves a process behind.
-pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) -> Outcome {
+pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) -> Outcome {
     let started = Instant::now();
     let mut cmd = tokio::process::Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..])

@@ -31,7 +31,7 @@ const SIZE: PtySize = PtySize {
 const READER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Runs `spec` on a PTY; never panics, never leaves a process behind.
-pub async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) -> Outcome {
+pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) -> Outcome {
     let started = Instant::now();
     let pty = match native_pty_system().openpty(SIZE) {
         Ok(p) => p,

@@ -21,7 +21,7 @@ const LEFTOVER_GRACE: Duration = Duration::from_millis(200);
 
 /// How a command exited, as far as the backend can tell.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Exit {
+pub(super) struct Exit {
     /// Its exit code.
     pub code: Option<i32>,
     /// The signal that ended it.
@@ -29,7 +29,7 @@ pub struct Exit {
 }
 
 /// What [`supervise`] saw.
-pub struct Ended {
+pub(super) struct Ended {
     /// The exit, if the backend could read it.
     pub exit: Option<Exit>,
     /// The deadline fired.
@@ -40,7 +40,7 @@ pub struct Ended {
 
 /// Waits on `exit` (the leader's exit) under the spec's deadline, `cancel` and heartbeat;
 /// returns once the leader has exited and nothing of `tree` is left.
-pub async fn supervise(
+pub(super) async fn supervise(
     exit: impl Future<Output = Option<Exit>>,
     tree: &Tree,
     spec: &Spec,
@@ -88,7 +88,7 @@ pub async fn supervise(
 impl Ended {
     /// The call's outcome: the exit seen, the captured text, and the reference's exit code
     /// 124 after a timeout.
-    pub fn outcome(self, captured: Captured, started: Instant) -> Outcome {
+    pub(super) fn outcome(self, captured: Captured, started: Instant) -> Outcome {
         let exit = self.exit.unwrap_or_default();
         Outcome {
             exit_code: if self.timed_out {

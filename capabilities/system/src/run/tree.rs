@@ -21,7 +21,7 @@ const POLL: Duration = Duration::from_millis(25);
 
 /// The processes a call has started (cloning shares the record).
 #[derive(Clone)]
-pub struct Tree(Arc<Mutex<Seen>>);
+pub(super) struct Tree(Arc<Mutex<Seen>>);
 
 struct Seen {
     /// The command's pid, which is also its process group id, and its start time (so a
@@ -33,7 +33,7 @@ struct Seen {
 
 impl Tree {
     /// The tree of a command whose pid (and process group) is `leader`.
-    pub fn new(leader: Option<i32>) -> Self {
+    pub(super) fn new(leader: Option<i32>) -> Self {
         Self(Arc::new(Mutex::new(Seen {
             leader: leader.map(|pid| (pid, process::start_time(pid))),
             descendants: HashMap::new(),
@@ -46,7 +46,7 @@ impl Tree {
 
     /// Records the leader's current descendants (nothing once the leader has exited: its
     /// orphans are reparented, so only the ones seen before can still be found).
-    pub fn refresh(&self) {
+    pub(super) fn refresh(&self) {
         let mut seen = self.lock();
         if let Some((pid, Some(started))) = seen.leader
             && process::is_live_since(pid, started)
@@ -84,7 +84,7 @@ impl Tree {
     /// Whether processes are left after the leader exited: the group still has members, or
     /// a recorded descendant lives. Cheap in the common case: an empty group answers
     /// `ESRCH` and nothing was recorded.
-    pub fn has_leftovers(&self) -> bool {
+    pub(super) fn has_leftovers(&self) -> bool {
         let seen = self.lock();
         seen.leader
             .is_some_and(|(pgid, _)| killpg(Pid::from_raw(pgid), None).is_ok())
@@ -95,7 +95,7 @@ impl Tree {
     }
 
     /// TERM to the whole tree, up to `grace` for it to go, then KILL to what is left.
-    pub async fn kill(&self, grace: Duration) {
+    pub(super) async fn kill(&self, grace: Duration) {
         self.refresh();
         self.signal(Signal::SIGTERM);
         let deadline = Instant::now() + grace;
@@ -109,7 +109,7 @@ impl Tree {
     }
 
     /// A guard that kills the tree when dropped.
-    pub fn guard(&self) -> Guard {
+    pub(super) fn guard(&self) -> Guard {
         Guard(self.clone())
     }
 }
@@ -118,7 +118,7 @@ impl Tree {
 /// mid-run (no one is left to wait out a grace period), and a final sweep after a normal
 /// end. The leader's descendants are walked once more first, so a process that left the
 /// group since the last walk is not missed.
-pub struct Guard(Tree);
+pub(super) struct Guard(Tree);
 
 impl Drop for Guard {
     fn drop(&mut self) {
