@@ -119,13 +119,6 @@ pub enum SessionError {
     Credentials(#[from] CredentialError),
 }
 
-impl SessionError {
-    /// Always true: `run_node` returns an error only when retrying cannot help.
-    pub fn is_fatal(&self) -> bool {
-        true
-    }
-}
-
 /// What one connection attempt came to.
 #[derive(Debug)]
 pub(crate) enum AttemptOutcome {

@@ -59,13 +59,6 @@ pub enum Denial {
 }
 
 impl Denial {
-    /// Every denial, for parsing.
-    pub const ALL: [Denial; 3] = [
-        Denial::SystemRunDenied,
-        Denial::SystemRunDisabled,
-        Denial::PermissionMissing,
-    ];
-
     /// The wire token.
     pub fn token(self) -> &'static str {
         match self {
@@ -73,15 +66,6 @@ impl Denial {
             Denial::SystemRunDisabled => "SYSTEM_RUN_DISABLED",
             Denial::PermissionMissing => "PERMISSION_MISSING",
         }
-    }
-
-    /// The denial whose `TOKEN:` a message starts with, if any.
-    pub fn of_message(message: &str) -> Option<Denial> {
-        Denial::ALL.into_iter().find(|d| {
-            message
-                .strip_prefix(d.token())
-                .is_some_and(|rest| rest.starts_with(':'))
-        })
     }
 }
 
@@ -141,17 +125,6 @@ impl CapabilityError {
             ErrorCode::Denied(denial),
             format!("{}: {detail}", denial.token()),
         )
-    }
-
-    /// A refusal whose message already reads `TOKEN: detail` (the exec policy writes its
-    /// verdicts that way); the code is that [`Denial`], or `UNAVAILABLE` when the message
-    /// carries no known token. Prefer [`CapabilityError::deny`] where the denial is known.
-    pub fn denied(message: impl Into<String>) -> Self {
-        let message = message.into();
-        let code = Denial::of_message(&message)
-            .map(ErrorCode::Denied)
-            .unwrap_or(ErrorCode::Unavailable);
-        Self::new(code, message)
     }
 
     /// `TIMEOUT` with this message.
@@ -464,16 +437,9 @@ mod tests {
         assert_eq!(e.code.as_str(), "SYSTEM_RUN_DENIED");
         assert_eq!(e.message, "SYSTEM_RUN_DENIED: allowlist miss");
         assert!(e.code.is_denial());
-        for d in Denial::ALL {
-            let e = CapabilityError::denied(format!("{}: x", d.token()));
-            assert_eq!(e.code, ErrorCode::Denied(d));
-        }
-        // A token that only starts the same, or no colon, is not a denial.
-        assert_eq!(
-            CapabilityError::denied("SYSTEM_RUN_DENIEDX: y").code,
-            ErrorCode::Unavailable
-        );
-        assert_eq!(CapabilityError::denied("nope").code, ErrorCode::Unavailable);
+        let e = CapabilityError::deny(Denial::PermissionMissing, "screenRecording");
+        assert_eq!(e.code.as_str(), "PERMISSION_MISSING");
+        assert_eq!(e.message, "PERMISSION_MISSING: screenRecording");
         assert!(!ErrorCode::Timeout.is_denial());
     }
 

@@ -233,14 +233,15 @@ pub fn check_overrides(env: &BTreeMap<String, String>) -> Result<(), String> {
     ))
 }
 
-/// Checks `env NAME=VALUE …` assignments inside argv.
+/// Checks `env NAME=VALUE …` assignments inside argv; the error is the detail of a
+/// `SYSTEM_RUN_DENIED` refusal.
 pub fn check_assignments(keys: &[String]) -> Result<(), String> {
     let blocked: Vec<&String> = keys.iter().filter(|k| blocked_override(k)).collect();
     if blocked.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "SYSTEM_RUN_DENIED: command env assignment rejected (blocked env assignment keys: {})",
+        "command env assignment rejected (blocked env assignment keys: {})",
         blocked
             .iter()
             .map(|k| k.as_str())
@@ -322,7 +323,7 @@ mod tests {
         let e = check_assignments(&["SHELLOPTS".into(), "PS4".into(), "FOO".into()]).unwrap_err();
         assert_eq!(
             e,
-            "SYSTEM_RUN_DENIED: command env assignment rejected (blocked env assignment keys: SHELLOPTS, PS4)"
+            "command env assignment rejected (blocked env assignment keys: SHELLOPTS, PS4)"
         );
     }
 

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use openclaw_capability_api::Denial as ApiDenial;
 use sha2::{Digest as _, Sha256};
 
 use super::analysis::{Analysis, Segment, exe_name};
@@ -277,8 +278,18 @@ fn safe_bin(seg: &Segment, resolved: &Resolved) -> bool {
 pub(crate) struct Denial {
     /// `exec.denied` reason: `security=deny`, `approval-required`, `allowlist-miss` …
     pub reason: &'static str,
-    /// The error message.
-    pub message: String,
+    /// Which refusal (its wire token leads the message).
+    pub kind: ApiDenial,
+    /// What follows the token in the message.
+    pub detail: String,
+}
+
+impl Denial {
+    /// The message a caller sees: `TOKEN: detail`.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> String {
+        format!("{}: {}", self.kind.token(), self.detail)
+    }
 }
 
 /// The outcome of the policy.
@@ -331,7 +342,8 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
     if security == Security::Deny {
         return Decision::Deny(Denial {
             reason: "security=deny",
-            message: "SYSTEM_RUN_DISABLED: security=deny".into(),
+            kind: ApiDenial::SystemRunDisabled,
+            detail: "security=deny".into(),
         });
     }
     if facts.strict_inline_eval
@@ -340,8 +352,9 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
     {
         return Decision::Deny(Denial {
             reason: "approval-required",
-            message: format!(
-                "SYSTEM_RUN_DENIED: approval required ({what} requires explicit approval in strictInlineEval mode)"
+            kind: ApiDenial::SystemRunDenied,
+            detail: format!(
+                "approval required ({what} requires explicit approval in strictInlineEval mode)"
             ),
         });
     }
@@ -397,7 +410,8 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
         if !(policy.ask_fallback == Security::Full && ask != Ask::Always) {
             return Decision::Deny(Denial {
                 reason: "approval-required",
-                message: format!("SYSTEM_RUN_DENIED: approval required{}", how_to_allow()),
+                kind: ApiDenial::SystemRunDenied,
+                detail: format!("approval required{}", how_to_allow()),
             });
         }
     }
@@ -408,7 +422,8 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
     {
         return Decision::Deny(Denial {
             reason: "allowlist-miss",
-            message: format!("SYSTEM_RUN_DENIED: allowlist miss{}", how_to_allow()),
+            kind: ApiDenial::SystemRunDenied,
+            detail: format!("allowlist miss{}", how_to_allow()),
         });
     }
     // Build the argv that runs.
@@ -536,13 +551,13 @@ mod tests {
     #[test]
     fn deny_and_a_fresh_allowlist_refuse_with_advice() {
         let d = decide(&["uname"], Path::new("/"), &policy(Security::Deny, &[]));
-        assert_eq!(denied(&d).message, "SYSTEM_RUN_DISABLED: security=deny");
+        assert_eq!(denied(&d).message(), "SYSTEM_RUN_DISABLED: security=deny");
         let d = decide(
             &["uname", "-a"],
             Path::new("/"),
             &policy(Security::Allowlist, &[]),
         );
-        let msg = &denied(&d).message;
+        let msg = &denied(&d).message();
         assert!(
             msg.starts_with("SYSTEM_RUN_DENIED: approval required"),
             "{msg}"
@@ -616,7 +631,7 @@ mod tests {
     fn attack_18_every_segment_of_a_chain_is_checked() {
         let p = policy(Security::Allowlist, &["echo"]);
         let d = decide(&["sh", "-c", "echo ok; id"], Path::new("/"), &p);
-        assert!(denied(&d).message.contains(&real("id")), "{d:?}");
+        assert!(denied(&d).message().contains(&real("id")), "{d:?}");
         let Decision::Allow { argv, .. } =
             decide(&["sh", "-c", "echo ok && echo 'a b'"], Path::new("/"), &p)
         else {
@@ -715,7 +730,7 @@ mod tests {
             },
             &p,
         );
-        assert_eq!(denied(&d).message, "SYSTEM_RUN_DISABLED: security=deny");
+        assert_eq!(denied(&d).message(), "SYSTEM_RUN_DISABLED: security=deny");
     }
 
     #[test]
@@ -737,7 +752,7 @@ mod tests {
         );
         assert!(
             denied(&d)
-                .message
+                .message()
                 .contains("requires explicit approval in strictInlineEval mode")
         );
     }

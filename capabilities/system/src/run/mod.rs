@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_capability_api::{CallContext, CapabilityError, Command};
+use openclaw_capability_api::{CallContext, CapabilityError, Command, Denial};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -281,25 +281,26 @@ impl Command for SystemRun {
             .clone()
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| "main".into());
-        let deny = |reason: &str, message: String| {
+        let deny = |reason: &str, denial: Denial, detail: String| {
             let mut ev = json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": text, "reason": reason});
             if let Some(s) = p.suppress_notify_on_exit {
                 ev["suppressNotifyOnExit"] = json!(s);
             }
             ctx.events.emit("exec.denied", ev);
             tracing::info!(target: "audit", command = %text, reason, "system.run denied");
-            CapabilityError::denied(message)
+            CapabilityError::deny(denial, detail)
         };
         if p.needs_screen_recording == Some(true) {
             return Err(deny(
                 "permission:screenRecording",
-                "PERMISSION_MISSING: screenRecording".into(),
+                Denial::PermissionMissing,
+                "screenRecording".into(),
             ));
         }
         let overrides = p.env.clone().unwrap_or_default();
         check_overrides(&overrides).map_err(invalid)?;
         if let Err(m) = check_assignments(&analysis.env_assignments) {
-            return Err(deny("security=deny", m));
+            return Err(deny("security=deny", Denial::SystemRunDenied, m));
         }
         // Approval fields only count with a matching plan.
         let explicit = p.approved == Some(true) || p.approval_decision.is_some();
@@ -312,7 +313,8 @@ impl Command for SystemRun {
         let snapshot = store.load().map_err(|e| {
             deny(
                 "approval-state-write-failed",
-                format!("SYSTEM_RUN_DENIED: {e}"),
+                Denial::SystemRunDenied,
+                e.to_string(),
             )
         })?;
         if explicit || p.approval_source.is_some() {
@@ -339,14 +341,15 @@ impl Command for SystemRun {
             {
                 return Err(deny(
                     "approval-required",
-                    "SYSTEM_RUN_DENIED: approval requires canonical cwd (no symlink path components)"
-                        .into(),
+                    Denial::SystemRunDenied,
+                    "approval requires canonical cwd (no symlink path components)".into(),
                 ));
             }
             if plan_cwd.is_some_and(|c| Path::new(c) != cwd) {
                 return Err(deny(
                     "approval-required",
-                    "SYSTEM_RUN_DENIED: approval cwd identity mismatch".into(),
+                    Denial::SystemRunDenied,
+                    "approval cwd identity mismatch".into(),
                 ));
             }
             // A script operand must be the file that was approved.
@@ -355,7 +358,8 @@ impl Command for SystemRun {
                 (None, Some(_)) => {
                     return Err(deny(
                         "approval-required",
-                        "SYSTEM_RUN_DENIED: approval missing script operand binding".into(),
+                        Denial::SystemRunDenied,
+                        "approval missing script operand binding".into(),
                     ));
                 }
                 (Some(b), current) => {
@@ -367,8 +371,8 @@ impl Command for SystemRun {
                     if !same {
                         return Err(deny(
                             "approval-required",
-                            "SYSTEM_RUN_DENIED: approval script operand changed before execution"
-                                .into(),
+                            Denial::SystemRunDenied,
+                            "approval script operand changed before execution".into(),
                         ));
                     }
                 }
@@ -383,8 +387,8 @@ impl Command for SystemRun {
                 Some(s) if *s != policy_snapshot(config, &snapshot.doc, &agent) => {
                     return Err(deny(
                         "approval-required",
-                        "SYSTEM_RUN_DENIED: exec approval policy changed; request approval again"
-                            .into(),
+                        Denial::SystemRunDenied,
+                        "exec approval policy changed; request approval again".into(),
                     ));
                 }
                 Some(_) => {}
@@ -404,7 +408,7 @@ impl Command for SystemRun {
             &policy,
         );
         let (run_argv, matched) = match decision {
-            Decision::Deny(d) => return Err(deny(d.reason, d.message)),
+            Decision::Deny(d) => return Err(deny(d.reason, d.kind, d.detail)),
             Decision::Allow { argv, matched } => (argv, matched),
         };
         // Record use and persist allow-always before running; a failed write denies.
@@ -454,7 +458,8 @@ impl Command for SystemRun {
             if let Err(e) = written {
                 return Err(deny(
                     "approval-state-write-failed",
-                    format!("SYSTEM_RUN_DENIED: approval state could not be persisted ({e})"),
+                    Denial::SystemRunDenied,
+                    format!("approval state could not be persisted ({e})"),
                 ));
             }
         }
