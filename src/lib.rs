@@ -86,6 +86,8 @@ pub mod secret;
 pub mod service;
 pub mod session;
 pub mod status;
+#[cfg(test)]
+mod test_log;
 pub mod transport;
 
 /// The version reported in `connect.client.version` and `--version`.

@@ -233,24 +233,9 @@ fn hello_ok(
 ) -> HelloOk {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let methods = if role == ROLE_NODE {
-        names(&[
-            methods::NODE_INVOKE_RESULT,
-            methods::NODE_INVOKE_PROGRESS,
-            methods::NODE_EVENT,
-        ])
+        names(&methods::NODE)
     } else {
-        names(&[
-            methods::DEVICE_PAIR_LIST,
-            methods::DEVICE_PAIR_APPROVE,
-            methods::DEVICE_PAIR_REJECT,
-            methods::DEVICE_PAIR_REMOVE,
-            methods::NODE_PAIR_LIST,
-            methods::NODE_PAIR_APPROVE,
-            methods::NODE_PAIR_REJECT,
-            methods::NODE_LIST,
-            methods::NODE_DESCRIBE,
-            methods::NODE_INVOKE,
-        ])
+        names(&methods::OPERATOR)
     };
     HelloOk {
         kind: "hello-ok".into(),

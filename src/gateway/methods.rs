@@ -206,26 +206,9 @@ pub(crate) fn handle_request(
     out: &mpsc::Sender<Out>,
 ) {
     let id = req.id.clone();
-    let node_methods = [
-        methods::NODE_INVOKE_RESULT,
-        methods::NODE_INVOKE_PROGRESS,
-        methods::NODE_EVENT,
-    ];
-    let operator_methods = [
-        methods::DEVICE_PAIR_LIST,
-        methods::DEVICE_PAIR_APPROVE,
-        methods::DEVICE_PAIR_REJECT,
-        methods::DEVICE_PAIR_REMOVE,
-        methods::NODE_PAIR_LIST,
-        methods::NODE_PAIR_APPROVE,
-        methods::NODE_PAIR_REJECT,
-        methods::NODE_LIST,
-        methods::NODE_DESCRIBE,
-        methods::NODE_INVOKE,
-    ];
     let method = req.method.as_str();
     let is_node = session.role == ROLE_NODE;
-    if node_methods.contains(&method) {
+    if methods::NODE.contains(&method) {
         if !is_node {
             return reply(
                 out,
@@ -235,7 +218,7 @@ pub(crate) fn handle_request(
         }
         return reply(out, &id, node_request(shared, session, req));
     }
-    if !operator_methods.contains(&method) {
+    if !methods::OPERATOR.contains(&method) {
         return reply(out, &id, Err(invalid(format!("unknown method: {method}"))));
     }
     if is_node {

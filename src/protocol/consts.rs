@@ -118,6 +118,24 @@ pub mod methods {
     pub const NODE_LIST: &str = "node.list";
     pub const NODE_DESCRIBE: &str = "node.describe";
     pub const NODE_INVOKE: &str = "node.invoke";
+
+    /// The methods a node calls (advertised in a node's hello-ok, refused to others).
+    pub const NODE: [&str; 3] = [NODE_INVOKE_RESULT, NODE_INVOKE_PROGRESS, NODE_EVENT];
+
+    /// Every operator method the embedded gateway serves (advertised in hello-ok and
+    /// allowed to the operator role).
+    pub const OPERATOR: [&str; 10] = [
+        DEVICE_PAIR_LIST,
+        DEVICE_PAIR_APPROVE,
+        DEVICE_PAIR_REJECT,
+        DEVICE_PAIR_REMOVE,
+        NODE_PAIR_LIST,
+        NODE_PAIR_APPROVE,
+        NODE_PAIR_REJECT,
+        NODE_LIST,
+        NODE_DESCRIBE,
+        NODE_INVOKE,
+    ];
 }
 
 /// Event names.

@@ -392,27 +392,6 @@ mod span_tests {
     use super::*;
     use openclaw_capability_api::{Command, erase};
 
-    /// A `MakeWriter` that keeps what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
     /// Logs from inside the command, after an await.
     struct Chatty;
 
@@ -435,13 +414,7 @@ mod span_tests {
 
     #[tokio::test]
     async fn every_debug_line_of_a_call_carries_its_id_and_command() {
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (logs, _guard) = crate::test_log::CapturedLog::start();
         let (out, mut sent) = mpsc::channel(8);
         let mut surface = Surface::default();
         surface.handlers.insert("test.chatty".into(), erase(Chatty));
@@ -474,7 +447,7 @@ mod span_tests {
         assert!(result.contains(r#""ok":true"#), "{result}");
         dispatcher.tracker.close();
         dispatcher.tracker.wait().await;
-        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let text = logs.text();
         for message in ["call started", "inside the command", "call finished"] {
             let line = text
                 .lines()

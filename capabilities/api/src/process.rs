@@ -196,6 +196,15 @@ mod tests {
             .unwrap();
         let pid = child.id() as i32;
         let arg = format!("30.{}", std::process::id());
+        // Until the child has exec'd, its command line is still ours: wait for `sleep`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !cmdline(pid).is_some_and(|c| contains(&c, b"sleep")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never exec'd sleep"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert!(pids_with_marker(&arg).contains(&pid));
         assert!(pids_with_arg(&arg).contains(&pid));
         assert!(!pids_with_arg(&arg[..arg.len() - 1]).contains(&pid));
