@@ -155,16 +155,7 @@ async fn status_follows_the_session_and_metrics_count_calls() {
     })
     .await;
     let node_id = ready["deviceId"].as_str().unwrap().to_string();
-    let surface = eventually("the surface request", || async {
-        op.node_pair_list()
-            .await
-            .ok()?
-            .pending
-            .into_iter()
-            .find(|p| p.node_id == node_id)
-            .map(|p| p.request_id)
-    })
-    .await;
+    let surface = surface_request(&op, &node_id).await;
     op.node_pair_approve(&surface).await.unwrap();
     eventually("status: surface approved", || async {
         let s = status("status").await?;

@@ -89,16 +89,7 @@ pub async fn tabs_open(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) -
         let nav = page_call(&page, "Page.navigate", json!({"url": url}))
             .await
             .map_err(|e| ServiceError::new(500, e.0))?;
-        if let Some(err) = nav
-            .get("errorText")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        {
-            return Err(ServiceError::new(
-                500,
-                format!("navigation to {url} failed: {err}"),
-            ));
-        }
+        navigated(&url, &nav)?;
     }
     wait_loaded(&page, Duration::from_secs(10)).await;
     final_url_guard(svc, &page).await?;
@@ -277,16 +268,7 @@ pub async fn navigate(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) ->
         )
     })?
     .map_err(|e| ServiceError::new(500, e.0))?;
-    if let Some(err) = nav
-        .get("errorText")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        return Err(ServiceError::new(
-            500,
-            format!("navigation to {url} failed: {err}"),
-        ));
-    }
+    navigated(&url, &nav)?;
     wait_loaded(&page, timeout).await;
     if let Some(t) = profile
         .book
@@ -299,4 +281,19 @@ pub async fn navigate(svc: &Service, profile: &Arc<Profile>, args: &Args<'_>) ->
     }
     let final_url = final_url_guard(svc, &page).await?;
     Ok(json!({"ok": true, "targetId": target, "url": final_url}))
+}
+
+/// The `Page.navigate` reply's verdict: an `errorText` is a failed navigation.
+fn navigated(url: &str, nav: &Value) -> Result<(), ServiceError> {
+    match nav
+        .get("errorText")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(err) => Err(ServiceError::new(
+            500,
+            format!("navigation to {url} failed: {err}"),
+        )),
+        None => Ok(()),
+    }
 }
