@@ -13,6 +13,7 @@ mod browser;
 #[cfg(feature = "camera")]
 mod camera;
 mod ci_runner;
+mod differential;
 mod doctor;
 mod e2e;
 mod fake_gateway;

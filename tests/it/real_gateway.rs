@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 
 use crate::helpers::*;
 
-static REAL: Mutex<()> = Mutex::const_new(());
+pub(crate) static REAL: Mutex<()> = Mutex::const_new(());
 
 /// How long a real-Gateway step may take (its CLI needs seconds per call).
 const REAL_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -78,6 +78,16 @@ pub(crate) async fn real_json(args: &[&str]) -> Value {
     let text = real(&all).await;
     let start = text.find(['{', '[']).unwrap_or(0);
     serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Where the tool keeps the Gateway, the reference node host and their homes
+/// (`OPENCLAW_REAL_HOME`, default `~/.cache/openclaw-real`).
+pub(crate) fn real_home() -> PathBuf {
+    std::env::var_os("OPENCLAW_REAL_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/openclaw-real")
+        })
 }
 
 /// The URL and token printed by `real-gateway env`.
@@ -478,12 +488,7 @@ async fn real_gateway_browser_proxy_matches_the_reference_node_host() {
     let _guard = REAL.lock().await;
     // The reference node host reads its browser settings from its own HOME: as root it
     // needs noSandbox, and our test site is on loopback.
-    let real_home = std::env::var_os("OPENCLAW_REAL_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/openclaw-real")
-        });
-    let ts_conf = real_home.join("home-ts-node/.openclaw/openclaw.json");
+    let ts_conf = real_home().join("home-ts-node/.openclaw/openclaw.json");
     std::fs::create_dir_all(ts_conf.parent().unwrap()).unwrap();
     std::fs::write(
         &ts_conf,

@@ -5,14 +5,28 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use openclaw_capability_api::{CallContext, CapabilityError, Command};
+use openclaw_capability_api::{CallContext, CapabilityError, Command, js};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// `system.which` params.
-#[derive(Debug, Deserialize)]
+/// `system.which` params, read as the reference reads them: `bins` must be an array, and
+/// its items are looked up as `String(item)`.
+#[derive(Debug)]
 pub struct WhichParams {
     /// Names to look up.
     pub bins: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for WhichParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(Self {
+            bins: v
+                .get("bins")
+                .and_then(Value::as_array)
+                .map(|items| items.iter().map(js::to_string).collect()),
+        })
+    }
 }
 
 /// `system.which` result: only the names that were found.
@@ -37,14 +51,19 @@ impl Command for SystemWhich {
         "system.which"
     }
 
+    fn parse(&self, params_json: Option<&str>) -> Result<WhichParams, CapabilityError> {
+        let value = js::decode_params_json(params_json)?;
+        serde_json::from_value(value).map_err(|e| CapabilityError::invalid_request(e.to_string()))
+    }
+
     async fn run(
         &self,
         params: WhichParams,
         _ctx: CallContext,
     ) -> Result<WhichResult, CapabilityError> {
-        let bins = params
-            .bins
-            .ok_or_else(|| CapabilityError::invalid_request("INVALID_REQUEST: bins required"))?;
+        let bins = params.bins.ok_or_else(|| {
+            CapabilityError::invalid_request("Error: INVALID_REQUEST: bins required")
+        })?;
         let mut found = BTreeMap::new();
         for name in bins.iter().map(|b| b.trim()).filter(|b| !b.is_empty()) {
             if let Some(path) = search_path(name, &self.path_env) {
@@ -107,7 +126,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
-        assert_eq!(e.message, "INVALID_REQUEST: bins required");
+        assert_eq!(e.message, "Error: INVALID_REQUEST: bins required");
     }
 
     #[test]

@@ -359,8 +359,16 @@ async fn env_injection_and_bad_requests_are_refused() {
     );
     let mut p = params(&["true"]);
     p.cwd = Some("/no/such/dir".into());
-    let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
-    assert!(e.message.contains("does not exist on the node host"), "{e}");
+    // A missing working directory is a result, as the reference gives it, not a refusal.
+    let r = run.run(p, CallContext::detached("t")).await.unwrap();
+    assert_eq!(
+        r.error.as_deref(),
+        Some(
+            "node exec working directory does not exist on the node host: /no/such/dir \
+             (os reported: Command failed during launch or output capture (ENOENT))"
+        )
+    );
+    assert!(!r.success && r.exit_code.is_none());
     let mut p = params(&["true"]);
     p.approved = Some(true);
     let e = run.run(p, CallContext::detached("t")).await.unwrap_err();
@@ -445,8 +453,18 @@ async fn an_approved_plan_runs_and_edits_after_approval_are_caught() {
         "SYSTEM_RUN_DENIED: approval script operand changed before execution"
     );
     // Attack 13: the binding is stripped from the plan.
+    let mut nulled = plan.clone();
+    nulled["plan"]["mutableFileOperand"] = serde_json::Value::Null;
+    let e = run
+        .run(approved_run(&nulled, &cwd), CallContext::detached("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "systemRunPlan invalid");
     let mut stripped = plan.clone();
-    stripped["plan"]["mutableFileOperand"] = serde_json::Value::Null;
+    stripped["plan"]
+        .as_object_mut()
+        .unwrap()
+        .remove("mutableFileOperand");
     let e = run
         .run(approved_run(&stripped, &cwd), CallContext::detached("t"))
         .await

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_capability_api::{CallContext, CapabilityError, Command, Denial};
+use openclaw_capability_api::{CallContext, CapabilityError, Command, Denial, js};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -74,9 +74,8 @@ impl RunConfig {
     }
 }
 
-/// `system.run` params.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `system.run` params, read as the reference node host reads them ([`RunParams::from_value`]).
+#[derive(Debug, Default)]
 pub struct RunParams {
     /// argv.
     pub command: Option<Vec<String>>,
@@ -108,6 +107,97 @@ pub struct RunParams {
     pub system_run_plan: Option<Value>,
     /// Copied into events.
     pub suppress_notify_on_exit: Option<bool>,
+}
+
+/// A non-empty array's items as `String(item)` (the reference's argv coercion); `None`
+/// for anything else.
+fn js_argv(value: Option<&Value>) -> Option<Vec<String>> {
+    let items = value?.as_array().filter(|a| !a.is_empty())?;
+    Some(items.iter().map(js::to_string).collect())
+}
+
+/// `rawCommand`: a string that is not blank, trimmed.
+fn js_raw_command(value: Option<&Value>) -> Option<String> {
+    js::optional_string(value)
+}
+
+impl RunParams {
+    /// Reads params the way the reference node host does: wrong types are ignored or
+    /// coerced rather than refused (`[1]` is the argv `["1"]`, a numeric `cwd` is no cwd,
+    /// an `env` that is not an object contributes its entries' indexes as keys, which the
+    /// override check then refuses).
+    pub fn from_value(v: &Value) -> Self {
+        let get = |k: &str| v.get(k);
+        let flag = |k: &str| get(k).and_then(Value::as_bool);
+        Self {
+            command: js_argv(get("command")),
+            raw_command: js_raw_command(get("rawCommand")),
+            cwd: js::optional_string(get("cwd")),
+            env: get("env").filter(|e| !e.is_null()).map(|e| {
+                js::entries(e)
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+                    .collect()
+            }),
+            timeout_ms: get("timeoutMs")
+                .and_then(Value::as_f64)
+                .filter(|t| *t > 0.0 && t.is_finite())
+                .map(|t| t.min(u64::MAX as f64) as u64),
+            pty: flag("pty"),
+            needs_screen_recording: flag("needsScreenRecording"),
+            agent_id: js::optional_string(get("agentId")),
+            session_key: js::optional_string(get("sessionKey")),
+            run_id: js::optional_string(get("runId")),
+            approved: flag("approved"),
+            approval_decision: get("approvalDecision")
+                .and_then(Value::as_str)
+                .filter(|d| matches!(*d, "allow-once" | "allow-always"))
+                .map(str::to_string),
+            approval_source: get("approvalSource")
+                .filter(|s| !s.is_null())
+                .map(js::to_string),
+            system_run_plan: get("systemRunPlan").cloned(),
+            suppress_notify_on_exit: flag("suppressNotifyOnExit"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RunParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::from_value(&Value::deserialize(d)?))
+    }
+}
+
+/// Whether a `systemRunPlan` has the shape the reference accepts (its
+/// `normalizeSystemRunApprovalPlan`): an object with a non-empty argv, a command text, and
+/// a well-formed file operand and policy snapshot when present.
+fn plan_is_valid(plan: &Value) -> bool {
+    let Some(p) = plan.as_object() else {
+        return false;
+    };
+    let text = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty())
+    };
+    let argv_ok = p.get("argv").and_then(Value::as_array).is_some_and(|a| {
+        a.iter()
+            .any(|x| x.as_str().is_some_and(|s| !s.trim().is_empty()))
+    });
+    let operand_ok = match p.get("mutableFileOperand") {
+        None => true,
+        Some(o) => {
+            o.get("argvIndex").and_then(Value::as_u64).is_some()
+                && o.get("path")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.trim().is_empty())
+                && o.get("sha256")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.trim().is_empty())
+        }
+    };
+    let snapshot_ok = p.get("policySnapshot").is_none_or(Value::is_object);
+    argv_ok && (text("commandText") || text("rawCommand")) && operand_ok && snapshot_ok
 }
 
 /// `system.run` result (reference shape; `pty` and `durationMs` are additions).
@@ -150,6 +240,15 @@ pub(crate) fn command_text(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// Params text decoded as the reference decodes it ([`js::decode_params_json`]), then read
+/// leniently by the params type's `Deserialize`, which never refuses a JSON value.
+fn reference_params<P: serde::de::DeserializeOwned>(
+    params_json: Option<&str>,
+) -> Result<P, CapabilityError> {
+    let value = js::decode_params_json(params_json)?;
+    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+}
+
 fn invalid(m: impl Into<String>) -> CapabilityError {
     CapabilityError::invalid_request(m)
 }
@@ -162,13 +261,9 @@ pub(crate) fn validate_command(
     raw: Option<&str>,
 ) -> Result<(Vec<String>, Analysis), CapabilityError> {
     let argv = match command {
-        Some(c) if !c.is_empty() && !c[0].trim().is_empty() => c,
-        Some(_) | None if raw.is_some() => {
-            return Err(invalid(
-                "INVALID_REQUEST: rawCommand requires params.command",
-            ));
-        }
-        _ => return Err(invalid("INVALID_REQUEST: command required")),
+        Some(c) if !c.is_empty() => c,
+        _ if raw.is_some() => return Err(invalid("rawCommand requires params.command")),
+        _ => return Err(invalid("command required")),
     };
     let analysis = analyze(&argv);
     if let Some(raw) = raw {
@@ -182,34 +277,45 @@ pub(crate) fn validate_command(
     Ok((argv, analysis))
 }
 
+/// Where a command runs: the canonical directory when `cwd` names one, else the path as
+/// given (the spawn then fails and [`launch_failure`] says why, as the reference does);
+/// the node's own directory when there is no `cwd`.
+fn work_dir(cwd: Option<&str>) -> PathBuf {
+    match cwd {
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        Some(c) => match std::fs::canonicalize(c) {
+            Ok(p) if p.is_dir() => p,
+            _ => PathBuf::from(c),
+        },
+    }
+}
+
+/// The result text of a command that could not be started: the reference's sentence with
+/// the error's name, and for a working directory that is missing or not a directory, the
+/// sentence that says so.
+fn launch_failure(error: &str, cwd: Option<&str>) -> String {
+    let Some(c) = cwd else {
+        return error.to_string();
+    };
+    let reason = match std::fs::metadata(c) {
+        Ok(m) if m.is_dir() => return error.to_string(),
+        Ok(_) => "is not a directory",
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => "is not a directory",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+        Err(_) => return error.to_string(),
+    };
+    format!("node exec working directory {reason} on the node host: {c} (os reported: {error})")
+}
+
 /// Validation shared by run and prepare: argv and rawCommand ([`validate_command`]), then
-/// the working directory.
+/// the working directory ([`work_dir`]).
 fn validate(
     command: Option<Vec<String>>,
     raw: Option<&str>,
     cwd: Option<&str>,
 ) -> Result<(Vec<String>, Analysis, PathBuf), CapabilityError> {
     let (argv, analysis) = validate_command(command, raw)?;
-    let cwd = match cwd.map(str::trim).filter(|c| !c.is_empty()) {
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-        Some(c) => {
-            let path = PathBuf::from(c);
-            match std::fs::canonicalize(&path) {
-                Ok(p) if p.is_dir() => p,
-                Ok(_) => {
-                    return Err(invalid(format!(
-                        "INVALID_REQUEST: node exec working directory is not a directory: {c}"
-                    )));
-                }
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "INVALID_REQUEST: node exec working directory does not exist on the node host: {c} (os reported: {e})"
-                    )));
-                }
-            }
-        }
-    };
-    Ok((argv, analysis, cwd))
+    Ok((argv, analysis, work_dir(cwd)))
 }
 
 /// The single mutable file an interpreter would run (`python3 x.py`, `sh ./run.sh`,
@@ -269,10 +375,28 @@ impl Command for SystemRun {
         "system.run"
     }
 
+    fn parse(&self, params_json: Option<&str>) -> Result<RunParams, CapabilityError> {
+        reference_params(params_json)
+    }
+
     async fn run(&self, p: RunParams, ctx: CallContext) -> Result<RunResult, CapabilityError> {
         let config = &self.0;
+        if p.command.is_none() {
+            return Err(invalid("command required"));
+        }
         let (argv, analysis, cwd) =
             validate(p.command, p.raw_command.as_deref(), p.cwd.as_deref())?;
+        if p.system_run_plan
+            .as_ref()
+            .is_some_and(|plan| !plan_is_valid(plan))
+        {
+            return Err(invalid("systemRunPlan invalid"));
+        }
+        if let Some(source) = p.approval_source.as_deref()
+            && !matches!(source, "ask-fallback" | "auto-review")
+        {
+            return Err(invalid("approvalSource invalid"));
+        }
         let text = command_text(&argv);
         let session_key = p.session_key.clone().unwrap_or_else(|| "node".into());
         let run_id = p.run_id.clone().unwrap_or_else(new_id);
@@ -291,11 +415,15 @@ impl Command for SystemRun {
             CapabilityError::deny(denial, detail)
         };
         if p.needs_screen_recording == Some(true) {
-            return Err(deny(
+            // The reference refuses with its run-denied code and the permission's token
+            // in the message.
+            let mut refusal = deny(
                 "permission:screenRecording",
-                Denial::PermissionMissing,
-                "screenRecording".into(),
-            ));
+                Denial::SystemRunDenied,
+                String::new(),
+            );
+            refusal.message = "PERMISSION_MISSING: screenRecording".into();
+            return Err(refusal);
         }
         let overrides = p.env.clone().unwrap_or_default();
         check_overrides(&overrides).map_err(invalid)?;
@@ -482,6 +610,8 @@ impl Command for SystemRun {
             ctx.progress.clone(),
         )
         .await;
+        let mut outcome = outcome;
+        outcome.error = outcome.error.map(|e| launch_failure(&e, p.cwd.as_deref()));
         let success = outcome.exit_code == Some(0) && !outcome.timed_out && outcome.error.is_none();
         let output = [
             &outcome.stdout,
@@ -535,6 +665,13 @@ pub async fn execute(
     cancel: tokio_util::sync::CancellationToken,
     progress: openclaw_capability_api::ProgressSink,
 ) -> spec::Outcome {
+    if spec.argv.first().is_none_or(|program| program.is_empty()) {
+        // What Node's spawn says of an empty program name, which the reference reports.
+        return spec::Outcome::failed(
+            "Command failed during launch or output capture (ERR_INVALID_ARG_VALUE)".into(),
+            tokio::time::Instant::now(),
+        );
+    }
     if spec.pty {
         pty::run(spec, cancel, progress).await
     } else {
@@ -542,9 +679,8 @@ pub async fn execute(
     }
 }
 
-/// `system.run.prepare` params.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `system.run.prepare` params, read as the reference reads them (see [`RunParams::from_value`]).
+#[derive(Debug, Default)]
 pub struct PrepareParams {
     /// argv.
     pub command: Option<Vec<String>>,
@@ -558,6 +694,19 @@ pub struct PrepareParams {
     pub session_key: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for PrepareParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(Self {
+            command: js_argv(v.get("command")),
+            raw_command: js_raw_command(v.get("rawCommand")),
+            cwd: js::optional_string(v.get("cwd")),
+            agent_id: js::optional_string(v.get("agentId")),
+            session_key: js::optional_string(v.get("sessionKey")),
+        })
+    }
+}
+
 /// `system.run.prepare`: the canonical plan an approval binds.
 pub struct SystemRunPrepare(pub Arc<RunConfig>);
 
@@ -569,14 +718,22 @@ impl Command for SystemRunPrepare {
         "system.run.prepare"
     }
 
+    fn parse(&self, params_json: Option<&str>) -> Result<PrepareParams, CapabilityError> {
+        reference_params(params_json)
+    }
+
     async fn run(&self, p: PrepareParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
         let config = &self.0;
         let (argv, analysis, cwd) =
             validate(p.command, p.raw_command.as_deref(), p.cwd.as_deref())?;
-        let agent = p
-            .agent_id
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "main".into());
+        if !cwd.is_dir() {
+            return Err(invalid(
+                "SYSTEM_RUN_DENIED: approval requires an existing canonical cwd",
+            ));
+        }
+        // The plan carries the agent as asked (null when none); its policy is the default
+        // agent's.
+        let agent = p.agent_id.clone().unwrap_or_else(|| "main".into());
         let snapshot = config
             .store()
             .load()
@@ -607,13 +764,13 @@ impl Command for SystemRunPrepare {
             Vec::new()
         };
         let complete = !coverage.is_empty() && coverage.len() == analysis.segments.len();
-        Ok(json!({
+        let mut prepared = json!({
             "plan": {
                 "argv": plan_argv,
                 "cwd": cwd_text,
                 "commandText": text,
                 "commandPreview": analysis.payload,
-                "agentId": agent,
+                "agentId": p.agent_id,
                 "sessionKey": p.session_key,
                 "mutableFileOperand": script_operand(&plan_argv, &cwd).map(|(i, p, h)| json!({
                     "argvIndex": i, "path": p.display().to_string(), "sha256": h,
@@ -622,8 +779,15 @@ impl Command for SystemRunPrepare {
             },
             "execPolicy": {"security": policy.security.as_str(), "ask": policy.ask.as_str()},
             "allowAlwaysCoverage": {"complete": complete, "patterns": if complete { coverage } else { vec![] }},
-            "cmdText": text,
-        }))
+        });
+        // The reference leaves the key out when nothing is bound (and refuses a plan whose
+        // operand is null).
+        if let Some(plan) = prepared["plan"].as_object_mut()
+            && plan["mutableFileOperand"].is_null()
+        {
+            plan.remove("mutableFileOperand");
+        }
+        Ok(prepared)
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Stream};
-use super::spec::{Outcome, Spec};
+use super::spec::{Outcome, Spec, launch_error};
 use super::supervise::{Exit, supervise};
 use super::tree::Tree;
 
@@ -33,7 +33,7 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
         .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(format!("spawn {} failed: {e}", spec.argv[0]), started),
+        Err(e) => return Outcome::failed(launch_error(&e), started),
     };
     let tree = Tree::new(child.id().map(|p| p as i32));
     // Whatever happens to this future (even a drop), the tree dies with it.

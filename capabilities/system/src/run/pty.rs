@@ -48,7 +48,13 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
     }
     let mut child = match pty.slave.spawn_command(cmd) {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(format!("spawn {} failed: {e}", spec.argv[0]), started),
+        Err(e) => {
+            let text = match e.downcast_ref::<std::io::Error>() {
+                Some(io) => super::spec::launch_error(io),
+                None => format!("Command failed during launch or output capture ({e})"),
+            };
+            return Outcome::failed(text, started);
+        }
     };
     drop(pty.slave);
     let tree = Tree::new(child.process_id().map(|p| p as i32));

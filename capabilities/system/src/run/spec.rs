@@ -82,3 +82,14 @@ pub fn mark_truncated(stdout: &mut String, stderr: &mut String) {
     }
     target.push_str(TRUNCATION_MARKER);
 }
+
+/// The result text of a spawn that failed, as the reference words it: the error's name
+/// (`ENOENT`, `EACCES` …) in a fixed sentence.
+pub fn launch_error(e: &std::io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(code) => format!("{:?}", nix::errno::Errno::from_raw(code)),
+        None if e.kind() == std::io::ErrorKind::InvalidInput => "ERR_INVALID_ARG_VALUE".into(),
+        None => format!("{:?}", e.kind()),
+    };
+    format!("Command failed during launch or output capture ({name})")
+}

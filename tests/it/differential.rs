@@ -1,0 +1,834 @@
+//! The differential harness: our node and the reference node host (`openclaw node run`,
+//! started by `scripts/real-gateway ts-node start`) on the same real Gateway, the same
+//! calls sent to both through one operator connection, and the answers compared after
+//! normalising what legitimately differs (see [`normalise`]).
+//!
+//! Our node is the release-shaped binary (`openclaw-node run` with a config file), so the
+//! composition root is what answers, not a test harness around the session. Both nodes run
+//! with `security = "full"`, `ask = "off"` (the reference's default) and the same working
+//! directory, so results that depend on the node's cwd compare like with like.
+//!
+//! Every case prints one row, `same` or `differs`. A difference fails the test unless the
+//! case is listed, with its reason, in the "Deliberate differences" table of
+//! `docs/protocol-notes.md`; a listed case that no longer differs fails too, so the table
+//! stays true.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openclaw_node::operator::{OperatorClient, OperatorError, OperatorOptions};
+use openclaw_node::secret::Secret;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::real_gateway::{REAL, real, real_env, real_home};
+
+/// One call sent to both nodes.
+struct Case {
+    /// Unique name: the key of the deliberate-differences table.
+    name: &'static str,
+    /// `node.invoke` command, or a gateway method when `gateway_method` is set.
+    command: &'static str,
+    /// The params, with `{fx}` standing for the fixture directory; `None` sends none.
+    params: Option<String>,
+    /// `node.invoke` `timeoutMs`.
+    invoke_timeout_ms: u64,
+}
+
+fn case(name: &'static str, command: &'static str, params: &str) -> Case {
+    Case {
+        name,
+        command,
+        params: Some(params.to_string()),
+        invoke_timeout_ms: 30_000,
+    }
+}
+
+fn no_params(name: &'static str, command: &'static str) -> Case {
+    Case {
+        name,
+        command,
+        params: None,
+        invoke_timeout_ms: 30_000,
+    }
+}
+
+/// The list. Params are JSON text so that wrong types and odd shapes are easy to write.
+fn cases() -> Vec<Case> {
+    let big = "x".repeat(100_000);
+    let mut v = vec![
+        // --- system.run: good params -------------------------------------------------
+        case("run/echo", "system.run", r#"{"command":["echo","hi"]}"#),
+        case(
+            "run/echo-cwd",
+            "system.run",
+            r#"{"command":["echo","hi"],"cwd":"{fx}"}"#,
+        ),
+        case("run/true", "system.run", r#"{"command":["true"]}"#),
+        case("run/false", "system.run", r#"{"command":["false"]}"#),
+        case(
+            "run/exit-3-stderr",
+            "system.run",
+            r#"{"command":["sh","-c","echo err >&2; exit 3"]}"#,
+        ),
+        case(
+            "run/exit-255",
+            "system.run",
+            r#"{"command":["sh","-c","exit 255"]}"#,
+        ),
+        case(
+            "run/empty-output",
+            "system.run",
+            r#"{"command":["sh","-c",":"]}"#,
+        ),
+        case(
+            "run/stdout-and-stderr",
+            "system.run",
+            r#"{"command":["sh","-c","echo out; echo err >&2"]}"#,
+        ),
+        case(
+            "run/no-trailing-newline",
+            "system.run",
+            r#"{"command":["printf","abc"]}"#,
+        ),
+        case(
+            "run/unicode",
+            "system.run",
+            r#"{"command":["printf","h\u00e9llo \u2603 \ud83d\ude00"]}"#,
+        ),
+        case(
+            "run/non-utf8",
+            "system.run",
+            r#"{"command":["printf","a\\377\\376b"]}"#,
+        ),
+        case(
+            "run/nul-byte",
+            "system.run",
+            r#"{"command":["printf","a\\000b"]}"#,
+        ),
+        case(
+            "run/crlf",
+            "system.run",
+            r#"{"command":["printf","a\r\nb"]}"#,
+        ),
+        case(
+            "run/cat-file",
+            "system.run",
+            r#"{"command":["cat","{fx}/file.txt"]}"#,
+        ),
+        case(
+            "run/relative-cwd-file",
+            "system.run",
+            r#"{"command":["cat","file.txt"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "run/pwd-in-cwd",
+            "system.run",
+            r#"{"command":["pwd"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "run/cwd-trailing-slash",
+            "system.run",
+            r#"{"command":["pwd"],"cwd":"{fx}/"}"#,
+        ),
+        case(
+            "run/cwd-dotdot",
+            "system.run",
+            r#"{"command":["pwd"],"cwd":"{fx}/sub/.."}"#,
+        ),
+        case(
+            "run/cwd-symlink",
+            "system.run",
+            r#"{"command":["pwd"],"cwd":"{fx}/link-to-sub"}"#,
+        ),
+        case(
+            "run/script",
+            "system.run",
+            r#"{"command":["{fx}/script.sh","a b"]}"#,
+        ),
+        case(
+            "run/sh-script",
+            "system.run",
+            r#"{"command":["sh","{fx}/script.sh","x"]}"#,
+        ),
+        case(
+            "run/args-with-spaces",
+            "system.run",
+            r#"{"command":["printf","[%s]","a b","c"]}"#,
+        ),
+        case(
+            "run/arg-empty-string",
+            "system.run",
+            r#"{"command":["printf","[%s]",""]}"#,
+        ),
+        case(
+            "run/shell-payload",
+            "system.run",
+            r#"{"command":["sh","-c","echo $((1+2)) | tr 3 x"]}"#,
+        ),
+        case(
+            "run/bash-lc",
+            "system.run",
+            r#"{"command":["bash","-lc","echo ok"]}"#,
+        ),
+        case(
+            "run/raw-command-match",
+            "system.run",
+            r#"{"command":["sh","-c","echo hi"],"rawCommand":"echo hi"}"#,
+        ),
+        case(
+            "run/raw-command-mismatch",
+            "system.run",
+            r#"{"command":["sh","-c","echo hi"],"rawCommand":"echo bye"}"#,
+        ),
+        case(
+            "run/raw-command-only",
+            "system.run",
+            r#"{"rawCommand":"echo hi"}"#,
+        ),
+        case(
+            "run/raw-command-wrong-type",
+            "system.run",
+            r#"{"command":["echo","hi"],"rawCommand":5}"#,
+        ),
+        case(
+            "run/env-override",
+            "system.run",
+            r#"{"command":["sh","-c","echo $FOO"],"env":{"FOO":"bar"}}"#,
+        ),
+        case(
+            "run/env-empty-value",
+            "system.run",
+            r#"{"command":["sh","-c","echo [$FOO]"],"env":{"FOO":""}}"#,
+        ),
+        case(
+            "run/env-path",
+            "system.run",
+            r#"{"command":["true"],"env":{"PATH":"/tmp"}}"#,
+        ),
+        case(
+            "run/env-ld-preload",
+            "system.run",
+            r#"{"command":["true"],"env":{"LD_PRELOAD":"/tmp/x.so"}}"#,
+        ),
+        case(
+            "run/env-bash-env",
+            "system.run",
+            r#"{"command":["true"],"env":{"BASH_ENV":"/tmp/x"}}"#,
+        ),
+        case(
+            "run/env-lowercase",
+            "system.run",
+            r#"{"command":["sh","-c","echo $foo"],"env":{"foo":"low"}}"#,
+        ),
+        case(
+            "run/env-bad-key",
+            "system.run",
+            r#"{"command":["true"],"env":{"A=B":"x"}}"#,
+        ),
+        case(
+            "run/env-number-value",
+            "system.run",
+            r#"{"command":["sh","-c","echo [$N]"],"env":{"N":5}}"#,
+        ),
+        case(
+            "run/env-wrong-type",
+            "system.run",
+            r#"{"command":["true"],"env":"FOO=bar"}"#,
+        ),
+        case(
+            "run/env-array",
+            "system.run",
+            r#"{"command":["true"],"env":["FOO=bar"]}"#,
+        ),
+        case(
+            "run/env-null",
+            "system.run",
+            r#"{"command":["true"],"env":null}"#,
+        ),
+        // --- system.run: bad params ----------------------------------------------------
+        no_params("run/no-params", "system.run"),
+        case("run/empty-object", "system.run", r#"{}"#),
+        case("run/command-empty", "system.run", r#"{"command":[]}"#),
+        case("run/command-string", "system.run", r#"{"command":"uname"}"#),
+        case("run/command-number", "system.run", r#"{"command":5}"#),
+        case("run/command-null", "system.run", r#"{"command":null}"#),
+        case(
+            "run/command-object",
+            "system.run",
+            r#"{"command":{"0":"echo"}}"#,
+        ),
+        case("run/command-numbers", "system.run", r#"{"command":[1,2]}"#),
+        case(
+            "run/command-mixed",
+            "system.run",
+            r#"{"command":["echo",5]}"#,
+        ),
+        case(
+            "run/command-empty-string",
+            "system.run",
+            r#"{"command":[""]}"#,
+        ),
+        case("run/command-blank", "system.run", r#"{"command":["  "]}"#),
+        case(
+            "run/command-null-item",
+            "system.run",
+            r#"{"command":["echo",null]}"#,
+        ),
+        case("run/params-array", "system.run", r#"["echo","hi"]"#),
+        case("run/params-string", "system.run", r#""echo hi""#),
+        case(
+            "run/extra-field",
+            "system.run",
+            r#"{"command":["echo","hi"],"bogus":1}"#,
+        ),
+        case(
+            "run/cwd-missing",
+            "system.run",
+            r#"{"command":["true"],"cwd":"{fx}/no-such-dir"}"#,
+        ),
+        case(
+            "run/cwd-not-dir",
+            "system.run",
+            r#"{"command":["true"],"cwd":"{fx}/file.txt"}"#,
+        ),
+        case(
+            "run/cwd-relative",
+            "system.run",
+            r#"{"command":["pwd"],"cwd":"sub"}"#,
+        ),
+        case(
+            "run/cwd-empty",
+            "system.run",
+            r#"{"command":["pwd"],"cwd":""}"#,
+        ),
+        case(
+            "run/cwd-wrong-type",
+            "system.run",
+            r#"{"command":["true"],"cwd":5}"#,
+        ),
+        case(
+            "run/cwd-null",
+            "system.run",
+            r#"{"command":["true"],"cwd":null}"#,
+        ),
+        case(
+            "run/binary-missing",
+            "system.run",
+            r#"{"command":["/no/such/binary"]}"#,
+        ),
+        case(
+            "run/binary-missing-path",
+            "system.run",
+            r#"{"command":["no-such-binary-xyz"]}"#,
+        ),
+        case(
+            "run/binary-not-executable",
+            "system.run",
+            r#"{"command":["{fx}/file.txt"]}"#,
+        ),
+        case(
+            "run/binary-is-dir",
+            "system.run",
+            r#"{"command":["{fx}/sub"]}"#,
+        ),
+        case(
+            "run/timeout-negative",
+            "system.run",
+            r#"{"command":["true"],"timeoutMs":-1}"#,
+        ),
+        case(
+            "run/timeout-zero",
+            "system.run",
+            r#"{"command":["true"],"timeoutMs":0}"#,
+        ),
+        case(
+            "run/timeout-string",
+            "system.run",
+            r#"{"command":["true"],"timeoutMs":"100"}"#,
+        ),
+        case(
+            "run/timeout-float",
+            "system.run",
+            r#"{"command":["true"],"timeoutMs":1500.5}"#,
+        ),
+        case(
+            "run/timeout-huge",
+            "system.run",
+            r#"{"command":["true"],"timeoutMs":1e300}"#,
+        ),
+        case(
+            "run/agent-id-wrong-type",
+            "system.run",
+            r#"{"command":["true"],"agentId":5}"#,
+        ),
+        case(
+            "run/session-key",
+            "system.run",
+            r#"{"command":["true"],"sessionKey":"agent:main:main"}"#,
+        ),
+        case(
+            "run/needs-screen-recording",
+            "system.run",
+            r#"{"command":["true"],"needsScreenRecording":true}"#,
+        ),
+        case(
+            "run/approved-without-plan",
+            "system.run",
+            r#"{"command":["true"],"approved":true}"#,
+        ),
+        case(
+            "run/approval-decision-bad",
+            "system.run",
+            r#"{"command":["true"],"approvalDecision":"maybe"}"#,
+        ),
+        case(
+            "run/plan-wrong-type",
+            "system.run",
+            r#"{"command":["true"],"systemRunPlan":"x"}"#,
+        ),
+        case(
+            "run/run-id",
+            "system.run",
+            r#"{"command":["true"],"runId":"r-1"}"#,
+        ),
+        case(
+            "run/suppress-notify",
+            "system.run",
+            r#"{"command":["true"],"suppressNotifyOnExit":true}"#,
+        ),
+        // --- system.run: edge cases ----------------------------------------------------
+        case(
+            "run/output-at-cap",
+            "system.run",
+            r#"{"command":["sh","-c","head -c 200000 /dev/zero | tr '\\0' a"]}"#,
+        ),
+        case(
+            "run/output-past-cap",
+            "system.run",
+            r#"{"command":["sh","-c","head -c 300000 /dev/zero | tr '\\0' a"]}"#,
+        ),
+        case(
+            "run/stderr-past-cap",
+            "system.run",
+            r#"{"command":["sh","-c","head -c 300000 /dev/zero | tr '\\0' e >&2"]}"#,
+        ),
+        case(
+            "run/both-past-cap",
+            "system.run",
+            r#"{"command":["sh","-c","echo start; head -c 300000 /dev/zero | tr '\\0' e >&2"]}"#,
+        ),
+        case(
+            "run/many-lines",
+            "system.run",
+            r#"{"command":["seq","1","20000"]}"#,
+        ),
+        case(
+            "run/signal-term",
+            "system.run",
+            r#"{"command":["sh","-c","kill -TERM $$"]}"#,
+        ),
+        case(
+            "run/signal-kill",
+            "system.run",
+            r#"{"command":["sh","-c","kill -KILL $$"]}"#,
+        ),
+        case(
+            "run/signal-segv",
+            "system.run",
+            r#"{"command":["sh","-c","kill -SEGV $$"]}"#,
+        ),
+        case(
+            "run/exit-after-output",
+            "system.run",
+            r#"{"command":["sh","-c","echo partial; exit 7"]}"#,
+        ),
+        case(
+            "run/stdin-is-empty",
+            "system.run",
+            r#"{"command":["sh","-c","cat; echo done"]}"#,
+        ),
+        case(
+            "run/big-argv",
+            "system.run",
+            &format!(r#"{{"command":["printf","%s","{big}"]}}"#),
+        ),
+        case(
+            "run/pty-flag",
+            "system.run",
+            r#"{"command":["sh","-c","test -t 1 && echo tty || echo notty"],"pty":true}"#,
+        ),
+        case(
+            "run/tty-default",
+            "system.run",
+            r#"{"command":["sh","-c","test -t 1 && echo tty || echo notty"]}"#,
+        ),
+        case(
+            "run/background-child",
+            "system.run",
+            r#"{"command":["sh","-c","(sleep 0.2; echo late) & echo early"]}"#,
+        ),
+        // --- system.run.prepare --------------------------------------------------------
+        case(
+            "prepare/echo",
+            "system.run.prepare",
+            r#"{"command":["echo","hi"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/default-cwd",
+            "system.run.prepare",
+            r#"{"command":["echo","hi"]}"#,
+        ),
+        case(
+            "prepare/script",
+            "system.run.prepare",
+            r#"{"command":["{fx}/script.sh"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/sh-script",
+            "system.run.prepare",
+            r#"{"command":["sh","script.sh"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/shell-payload",
+            "system.run.prepare",
+            r#"{"command":["sh","-c","echo hi | wc -c"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/raw-command",
+            "system.run.prepare",
+            r#"{"command":["sh","-c","echo hi"],"rawCommand":"echo hi","cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/raw-mismatch",
+            "system.run.prepare",
+            r#"{"command":["sh","-c","echo hi"],"rawCommand":"echo no","cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/agent",
+            "system.run.prepare",
+            r#"{"command":["true"],"cwd":"{fx}","agentId":"main","sessionKey":"agent:main:main"}"#,
+        ),
+        case(
+            "prepare/env-wrapper",
+            "system.run.prepare",
+            r#"{"command":["env","FOO=1","true"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/missing-binary",
+            "system.run.prepare",
+            r#"{"command":["no-such-binary-xyz"],"cwd":"{fx}"}"#,
+        ),
+        case(
+            "prepare/cwd-missing",
+            "system.run.prepare",
+            r#"{"command":["true"],"cwd":"{fx}/no-such-dir"}"#,
+        ),
+        no_params("prepare/no-params", "system.run.prepare"),
+        case(
+            "prepare/command-empty",
+            "system.run.prepare",
+            r#"{"command":[]}"#,
+        ),
+        case(
+            "prepare/command-string",
+            "system.run.prepare",
+            r#"{"command":"uname"}"#,
+        ),
+        case(
+            "prepare/command-numbers",
+            "system.run.prepare",
+            r#"{"command":[1]}"#,
+        ),
+        case(
+            "prepare/python-inline",
+            "system.run.prepare",
+            r#"{"command":["python3","-c","print(1)"],"cwd":"{fx}"}"#,
+        ),
+        // --- system.which --------------------------------------------------------------
+        case("which/sh", "system.which", r#"{"bins":["sh"]}"#),
+        case(
+            "which/several",
+            "system.which",
+            r#"{"bins":["sh","env","no-such-binary-xyz"]}"#,
+        ),
+        case(
+            "which/none-found",
+            "system.which",
+            r#"{"bins":["no-such-binary-xyz"]}"#,
+        ),
+        case("which/empty", "system.which", r#"{"bins":[]}"#),
+        case(
+            "which/duplicates",
+            "system.which",
+            r#"{"bins":["sh","sh"]}"#,
+        ),
+        case("which/absolute", "system.which", r#"{"bins":["/bin/sh"]}"#),
+        case(
+            "which/relative-path",
+            "system.which",
+            r#"{"bins":["./sh"]}"#,
+        ),
+        case("which/blank", "system.which", r#"{"bins":["  "]}"#),
+        case("which/empty-string", "system.which", r#"{"bins":[""]}"#),
+        case("which/padded", "system.which", r#"{"bins":[" sh "]}"#),
+        case("which/string", "system.which", r#"{"bins":"git"}"#),
+        case("which/number", "system.which", r#"{"bins":5}"#),
+        case("which/numbers", "system.which", r#"{"bins":[1,2]}"#),
+        case("which/mixed", "system.which", r#"{"bins":["sh",1]}"#),
+        case("which/null", "system.which", r#"{"bins":null}"#),
+        case("which/missing", "system.which", r#"{}"#),
+        no_params("which/no-params", "system.which"),
+        case(
+            "which/extra-field",
+            "system.which",
+            r#"{"bins":["sh"],"extra":true}"#,
+        ),
+        case("which/params-array", "system.which", r#"["sh"]"#),
+        // --- commands neither node serves, and the gateway's own checks ---------------
+        case("unknown/command", "system.nope", r#"{}"#),
+        case(
+            "unknown/execApprovals-via-invoke",
+            "system.execApprovals.get",
+            r#"{}"#,
+        ),
+    ];
+    let many: Vec<String> = (0..300).map(|i| format!("\"bin{i}\"")).collect();
+    v.push(Case {
+        name: "which/many",
+        command: "system.which",
+        params: Some(format!(r#"{{"bins":[{}]}}"#, many.join(","))),
+        invoke_timeout_ms: 30_000,
+    });
+    v.push(Case {
+        name: "run/timeout",
+        command: "system.run",
+        params: Some(r#"{"command":["sleep","5"],"timeoutMs":800}"#.into()),
+        invoke_timeout_ms: 30_000,
+    });
+    v.push(Case {
+        name: "run/timeout-with-output",
+        command: "system.run",
+        params: Some(r#"{"command":["sh","-c","echo before; sleep 5"],"timeoutMs":800}"#.into()),
+        invoke_timeout_ms: 30_000,
+    });
+    v.push(Case {
+        name: "run/timeout-trap-term",
+        command: "system.run",
+        params: Some(r#"{"command":["sh","-c","trap '' TERM; sleep 5"],"timeoutMs":800}"#.into()),
+        invoke_timeout_ms: 30_000,
+    });
+    v.push(Case {
+        name: "run/invoke-timeout-shorter",
+        command: "system.run",
+        params: Some(r#"{"command":["sleep","3"]}"#.into()),
+        invoke_timeout_ms: 1_000,
+    });
+    v
+}
+
+/// Removes what legitimately differs between the two nodes' answers: our documented
+/// `durationMs` addition and the node ids.
+fn normalise(mut answer: Value, node_id: &str) -> Value {
+    fn walk(v: &mut Value, node_id: &str) {
+        match v {
+            Value::Object(map) => {
+                map.remove("durationMs");
+                for child in map.values_mut() {
+                    walk(child, node_id);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|c| walk(c, node_id)),
+            Value::String(s) if s.contains(node_id) => *s = s.replace(node_id, "<node>"),
+            _ => {}
+        }
+    }
+    walk(&mut answer, node_id);
+    answer
+}
+
+/// The fixture both nodes work in: `file.txt`, an executable `script.sh`, `sub/`, a
+/// symlink `link-to-sub` and an empty file.
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("file.txt"), "file contents\n").unwrap();
+    std::fs::write(p.join("empty.txt"), "").unwrap();
+    std::fs::write(p.join("script.sh"), "#!/bin/sh\necho \"script [$1]\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(p.join("script.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(p.join("sub")).unwrap();
+    std::os::unix::fs::symlink(p.join("sub"), p.join("link-to-sub")).unwrap();
+    dir
+}
+
+/// `node.invoke` exactly as the case says (params absent when `None`): `{ok, payload}` or
+/// `{ok: false, error}` as the operator sees it.
+async fn invoke(op: &OperatorClient, node_id: &str, case: &Case, fx: &Path) -> Value {
+    let mut call = json!({
+        "nodeId": node_id,
+        "command": case.command,
+        "timeoutMs": case.invoke_timeout_ms,
+        "idempotencyKey": uuid::Uuid::new_v4().to_string(),
+    });
+    if let Some(text) = &case.params {
+        let text = text.replace("{fx}", &fx.display().to_string());
+        let params: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        call["params"] = params;
+    }
+    let budget = Duration::from_millis(case.invoke_timeout_ms) + Duration::from_secs(10);
+    match op.call_with_timeout("node.invoke", call, budget).await {
+        Ok(payload) => {
+            json!({"ok": true, "payload": payload.get("payload").cloned().unwrap_or(payload)})
+        }
+        Err(OperatorError::Gateway(e)) => json!({
+            "ok": false,
+            "error": {"code": e.code, "message": e.message, "details": e.details},
+        }),
+        Err(other) => json!({"ok": false, "harness": other.to_string()}),
+    }
+}
+
+/// The "Deliberate differences" table of `docs/protocol-notes.md`: case name → reason.
+fn deliberate_differences() -> BTreeMap<String, String> {
+    let notes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/protocol-notes.md");
+    let text = std::fs::read_to_string(&notes).unwrap();
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with("Deliberate differences"))
+        .expect("docs/protocol-notes.md has a \"## Deliberate differences\" section");
+    section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((name.to_string(), cells.get(2)?.to_string()))
+        })
+        .collect()
+}
+
+/// Starts `openclaw-node run` on the real Gateway with `security = "full"` in `cwd`.
+fn spawn_our_node(
+    url: &str,
+    token: &str,
+    state: &Path,
+    cwd: &Path,
+    name: &str,
+) -> tokio::process::Child {
+    std::fs::write(
+        state.join("config.toml"),
+        "[exec]\nsecurity = \"full\"\nask = \"off\"\n\n[browser]\nenabled = false\n",
+    )
+    .unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
+        .args(["run", "--display-name", name, "--credential-store", "file"])
+        .arg("--state-dir")
+        .arg(state)
+        .env("OPENCLAW_GATEWAY_URL", url)
+        .env("OPENCLAW_GATEWAY_TOKEN", token)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(state.join("node.log")).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// The connected node called `name` that serves `system.run`, approving what waits.
+async fn approved_node(op: &OperatorClient, name: &str) -> String {
+    eventually_for(
+        Duration::from_secs(120),
+        &format!("{name} approved"),
+        || async {
+            real(&["approve-all"]).await;
+            let list = op.node_list().await.ok()?;
+            list.nodes
+                .into_iter()
+                .find(|n| {
+                    n.display_name.as_deref() == Some(name)
+                        && n.connected
+                        && n.commands.iter().any(|c| c == "system.run")
+                })
+                .map(|n| n.node_id)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Gateway: scripts/test"]
+async fn our_node_answers_like_the_reference_node_host() {
+    let _guard = REAL.lock().await;
+    real(&["start"]).await;
+    real(&["ts-node", "stop"]).await;
+    real(&["ts-node", "start"]).await;
+    let (url, token) = real_env().await;
+    // The reference node host runs in the tool's run directory; ours runs there too.
+    let run_dir = real_home().join("run");
+    let state = tempfile::tempdir().unwrap();
+    let name = format!("rust-diff-{}", std::process::id());
+    let mut ours = spawn_our_node(&url, &token, state.path(), &run_dir, &name);
+    let mut opts = OperatorOptions::new(url.clone());
+    opts.token = Some(Secret::new(token.clone()));
+    let op = OperatorClient::connect(opts).await.unwrap();
+    let our_id = approved_node(&op, &name).await;
+    let their_id = approved_node(&op, "ts-node").await;
+
+    let fx = fixture();
+    let allowed = deliberate_differences();
+    let cases = cases();
+    let mut names = std::collections::HashSet::new();
+    let mut failures = Vec::new();
+    let mut rows = Vec::new();
+    for case in &cases {
+        assert!(names.insert(case.name), "duplicate case {}", case.name);
+        let reference = normalise(invoke(&op, &their_id, case, fx.path()).await, &their_id);
+        let mine = normalise(invoke(&op, &our_id, case, fx.path()).await, &our_id);
+        let same = reference == mine;
+        if std::env::var_os("OPENCLAW_DIFF_VERBOSE").is_some() {
+            eprintln!(
+                "{}\n  reference: {reference}\n  ours:      {mine}",
+                case.name
+            );
+        }
+        let verdict = match (same, allowed.get(case.name)) {
+            (true, None) => "same",
+            (false, Some(_)) => "differs (deliberate)",
+            (false, None) => {
+                failures.push(format!(
+                    "{}\n  reference: {reference}\n  ours:      {mine}",
+                    case.name
+                ));
+                "DIFFERS"
+            }
+            (true, Some(_)) => {
+                failures.push(format!(
+                    "{}: listed as a deliberate difference in docs/protocol-notes.md but answers the same: {mine}",
+                    case.name
+                ));
+                "same (but listed)"
+            }
+        };
+        rows.push(format!("| {:<40} | {verdict} |", case.name));
+    }
+    eprintln!("| case | verdict |\n|---|---|\n{}", rows.join("\n"));
+    eprintln!(
+        "{} cases: {} same, {} deliberate, {} undocumented",
+        cases.len(),
+        rows.iter().filter(|r| r.ends_with("| same |")).count(),
+        rows.iter().filter(|r| r.contains("deliberate")).count(),
+        failures.len()
+    );
+    let _ = ours.kill().await;
+    real(&["ts-node", "stop"]).await;
+    assert!(
+        failures.is_empty(),
+        "{} undocumented differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
