@@ -36,6 +36,128 @@ struct Case {
     invoke_timeout_ms: u64,
 }
 
+/// A gateway method that takes a `nodeId` and forwards to the node (the exec-approvals
+/// methods): its params get the node's id, and `{hash}` stands for the node's current
+/// approvals hash.
+struct MethodCase {
+    name: &'static str,
+    method: &'static str,
+    params: &'static str,
+}
+
+fn method_cases() -> Vec<MethodCase> {
+    let m = |name, method, params| MethodCase {
+        name,
+        method,
+        params,
+    };
+    vec![
+        m("approvals/get", "exec.approvals.node.get", "{}"),
+        m(
+            "approvals/set-stale-hash",
+            "exec.approvals.node.set",
+            r#"{"file":{"version":1},"baseHash":"0000"}"#,
+        ),
+        m(
+            "approvals/set-no-hash",
+            "exec.approvals.node.set",
+            r#"{"file":{"version":1}}"#,
+        ),
+        m(
+            "approvals/set-no-file",
+            "exec.approvals.node.set",
+            r#"{"baseHash":"{hash}"}"#,
+        ),
+        m(
+            "approvals/set-file-string",
+            "exec.approvals.node.set",
+            r#"{"file":"x","baseHash":"{hash}"}"#,
+        ),
+        m(
+            "approvals/set-bad-version",
+            "exec.approvals.node.set",
+            r#"{"file":{"version":2},"baseHash":"{hash}"}"#,
+        ),
+        m(
+            "approvals/set-bad-security",
+            "exec.approvals.node.set",
+            r#"{"file":{"version":1,"defaults":{"security":"bogus"}},"baseHash":"{hash}"}"#,
+        ),
+        m(
+            "approvals/set-allowlist",
+            "exec.approvals.node.set",
+            r#"{"file":{"version":1,"defaults":{"security":"allowlist","ask":"off"},"agents":{"main":{"allowlist":[{"pattern":"/usr/bin/echo"}]}}},"baseHash":"{hash}"}"#,
+        ),
+        m("approvals/get-after-set", "exec.approvals.node.get", "{}"),
+    ]
+}
+
+/// Puts both nodes back on `security=full`, `ask=off` (also before the run, in case an
+/// earlier run stopped half-way).
+const RESTORE_FULL: MethodCase = MethodCase {
+    name: "approvals/restore-full",
+    method: "exec.approvals.node.set",
+    params: r#"{"file":{"version":1,"defaults":{"security":"full","ask":"off"}},"baseHash":"{hash}"}"#,
+};
+
+/// Calls made while both nodes' approvals say `security=allowlist` with only
+/// `/usr/bin/echo` allowed and `ask=off`: the refusals must match too.
+fn allowlist_cases() -> Vec<Case> {
+    vec![
+        case(
+            "allowlist/echo-allowed",
+            "system.run",
+            r#"{"command":["echo","ok"]}"#,
+        ),
+        case(
+            "allowlist/echo-by-path",
+            "system.run",
+            r#"{"command":["/usr/bin/echo","ok"]}"#,
+        ),
+        case(
+            "allowlist/ls-denied",
+            "system.run",
+            r#"{"command":["ls","/"]}"#,
+        ),
+        case(
+            "allowlist/shell-denied",
+            "system.run",
+            r#"{"command":["sh","-c","echo hi"]}"#,
+        ),
+        case(
+            "allowlist/echo-in-shell",
+            "system.run",
+            r#"{"command":["sh","-c","echo hi"],"rawCommand":"echo hi"}"#,
+        ),
+        case(
+            "allowlist/chain-denied",
+            "system.run",
+            r#"{"command":["sh","-c","echo a; id"]}"#,
+        ),
+        case(
+            "allowlist/env-wrapper",
+            "system.run",
+            r#"{"command":["env","echo","hi"]}"#,
+        ),
+        case(
+            "allowlist/missing-binary",
+            "system.run",
+            r#"{"command":["no-such-binary-xyz"]}"#,
+        ),
+        case(
+            "allowlist/env-override",
+            "system.run",
+            r#"{"command":["echo","x"],"env":{"FOO":"1"}}"#,
+        ),
+        case(
+            "allowlist/prepare-ls",
+            "system.run.prepare",
+            r#"{"command":["ls"],"cwd":"{fx}"}"#,
+        ),
+        case("allowlist/which", "system.which", r#"{"bins":["ls"]}"#),
+    ]
+}
+
 fn case(name: &'static str, command: &'static str, params: &str) -> Case {
     Case {
         name,
@@ -629,12 +751,18 @@ fn cases() -> Vec<Case> {
 }
 
 /// Removes what legitimately differs between the two nodes' answers: our documented
-/// `durationMs` addition and the node ids.
+/// `durationMs` addition, the node ids and random (UUID v4) entry ids.
 fn normalise(mut answer: Value, node_id: &str) -> Value {
     fn walk(v: &mut Value, node_id: &str) {
         match v {
             Value::Object(map) => {
                 map.remove("durationMs");
+                // Allowlist entry ids are random UUIDs on both sides.
+                if let Some(Value::String(id)) = map.get_mut("id")
+                    && uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 4)
+                {
+                    *id = "<uuid>".into();
+                }
                 for child in map.values_mut() {
                     walk(child, node_id);
                 }
@@ -691,6 +819,37 @@ async fn invoke(op: &OperatorClient, node_id: &str, case: &Case, fx: &Path) -> V
     }
 }
 
+/// A [`MethodCase`] on one node: `{ok, payload}` or `{ok: false, error}`, without what is
+/// the node's own (the approvals file's location and hash, the reference's socket path).
+async fn call_method(op: &OperatorClient, node_id: &str, case: &MethodCase) -> Value {
+    let hash = match op
+        .call("exec.approvals.node.get", json!({"nodeId": node_id}))
+        .await
+    {
+        Ok(v) => v["hash"].as_str().unwrap_or("").to_string(),
+        Err(_) => String::new(),
+    };
+    let mut params: Value = serde_json::from_str(&case.params.replace("{hash}", &hash))
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    params["nodeId"] = json!(node_id);
+    let mut answer = match op.call(case.method, params).await {
+        Ok(payload) => json!({"ok": true, "payload": payload}),
+        Err(OperatorError::Gateway(e)) => json!({
+            "ok": false,
+            "error": {"code": e.code, "message": e.message, "details": e.details},
+        }),
+        Err(other) => json!({"ok": false, "harness": other.to_string()}),
+    };
+    if let Some(p) = answer["payload"].as_object_mut() {
+        p.remove("path");
+        p.remove("hash");
+        if let Some(file) = p.get_mut("file").and_then(Value::as_object_mut) {
+            file.remove("socket");
+        }
+    }
+    answer
+}
+
 /// The "Deliberate differences" table of `docs/protocol-notes.md`: case name → reason.
 fn deliberate_differences() -> BTreeMap<String, String> {
     let notes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/protocol-notes.md");
@@ -707,6 +866,38 @@ fn deliberate_differences() -> BTreeMap<String, String> {
             Some((name.to_string(), cells.get(2)?.to_string()))
         })
         .collect()
+}
+
+/// One row of the table; a difference not listed as deliberate, or a listed case that no
+/// longer differs, goes to `failures`.
+fn verdict(
+    name: &str,
+    reference: &Value,
+    mine: &Value,
+    allowed: &BTreeMap<String, String>,
+    failures: &mut Vec<String>,
+) -> String {
+    let same = reference == mine;
+    if std::env::var_os("OPENCLAW_DIFF_VERBOSE").is_some() {
+        eprintln!("{name}\n  reference: {reference}\n  ours:      {mine}");
+    }
+    let verdict = match (same, allowed.contains_key(name)) {
+        (true, false) => "same",
+        (false, true) => "differs (deliberate)",
+        (false, false) => {
+            failures.push(format!(
+                "{name}\n  reference: {reference}\n  ours:      {mine}"
+            ));
+            "DIFFERS"
+        }
+        (true, true) => {
+            failures.push(format!(
+                "{name}: listed as a deliberate difference in docs/protocol-notes.md but answers the same: {mine}"
+            ));
+            "same (but listed)"
+        }
+    };
+    format!("| {name:<40} | {verdict} |")
 }
 
 /// Starts `openclaw-node run` on the real Gateway with `security = "full"` in `cwd`.
@@ -778,6 +969,9 @@ async fn our_node_answers_like_the_reference_node_host() {
     let our_id = approved_node(&op, &name).await;
     let their_id = approved_node(&op, "ts-node").await;
 
+    for node in [&our_id, &their_id] {
+        call_method(&op, node, &RESTORE_FULL).await;
+    }
     let fx = fixture();
     let allowed = deliberate_differences();
     let cases = cases();
@@ -788,37 +982,45 @@ async fn our_node_answers_like_the_reference_node_host() {
         assert!(names.insert(case.name), "duplicate case {}", case.name);
         let reference = normalise(invoke(&op, &their_id, case, fx.path()).await, &their_id);
         let mine = normalise(invoke(&op, &our_id, case, fx.path()).await, &our_id);
-        let same = reference == mine;
-        if std::env::var_os("OPENCLAW_DIFF_VERBOSE").is_some() {
-            eprintln!(
-                "{}\n  reference: {reference}\n  ours:      {mine}",
-                case.name
-            );
+        rows.push(verdict(
+            case.name,
+            &reference,
+            &mine,
+            &allowed,
+            &mut failures,
+        ));
+    }
+    for case in method_cases().iter().chain([&RESTORE_FULL]) {
+        if case.name == RESTORE_FULL.name {
+            // The allowlist phase runs between setting the allowlist and restoring.
+            for case in &allowlist_cases() {
+                assert!(names.insert(case.name), "duplicate case {}", case.name);
+                let reference = normalise(invoke(&op, &their_id, case, fx.path()).await, &their_id);
+                let mine = normalise(invoke(&op, &our_id, case, fx.path()).await, &our_id);
+                rows.push(verdict(
+                    case.name,
+                    &reference,
+                    &mine,
+                    &allowed,
+                    &mut failures,
+                ));
+            }
         }
-        let verdict = match (same, allowed.get(case.name)) {
-            (true, None) => "same",
-            (false, Some(_)) => "differs (deliberate)",
-            (false, None) => {
-                failures.push(format!(
-                    "{}\n  reference: {reference}\n  ours:      {mine}",
-                    case.name
-                ));
-                "DIFFERS"
-            }
-            (true, Some(_)) => {
-                failures.push(format!(
-                    "{}: listed as a deliberate difference in docs/protocol-notes.md but answers the same: {mine}",
-                    case.name
-                ));
-                "same (but listed)"
-            }
-        };
-        rows.push(format!("| {:<40} | {verdict} |", case.name));
+        assert!(names.insert(case.name), "duplicate case {}", case.name);
+        let reference = normalise(call_method(&op, &their_id, case).await, &their_id);
+        let mine = normalise(call_method(&op, &our_id, case).await, &our_id);
+        rows.push(verdict(
+            case.name,
+            &reference,
+            &mine,
+            &allowed,
+            &mut failures,
+        ));
     }
     eprintln!("| case | verdict |\n|---|---|\n{}", rows.join("\n"));
     eprintln!(
         "{} cases: {} same, {} deliberate, {} undocumented",
-        cases.len(),
+        rows.len(),
         rows.iter().filter(|r| r.ends_with("| same |")).count(),
         rows.iter().filter(|r| r.contains("deliberate")).count(),
         failures.len()

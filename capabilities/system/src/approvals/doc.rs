@@ -95,6 +95,22 @@ pub struct PolicyFields {
     pub auto_allow_skills: Option<bool>,
 }
 
+impl PolicyFields {
+    fn drop_unknown(&mut self) {
+        let known_security =
+            |v: &Option<String>| v.as_deref().is_some_and(|s| Security::parse(s).is_some());
+        if !known_security(&self.security) {
+            self.security = None;
+        }
+        if !known_security(&self.ask_fallback) {
+            self.ask_fallback = None;
+        }
+        if !self.ask.as_deref().is_some_and(|a| Ask::parse(a).is_some()) {
+            self.ask = None;
+        }
+    }
+}
+
 /// One allowlist entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -216,7 +232,13 @@ impl ApprovalsDoc {
                 }
             }
         }
+        // Values the policy does not know are dropped, as the reference drops them, so
+        // what `get` shows is what applies.
+        if let Some(defaults) = &mut self.defaults {
+            defaults.drop_unknown();
+        }
         for agent in self.agents.values_mut() {
+            agent.fields.drop_unknown();
             for e in &mut agent.allowlist {
                 if e.id.is_none() {
                     e.id = Some(new_id());
@@ -251,9 +273,20 @@ impl ApprovalsDoc {
 
 /// A random entry id.
 pub fn new_id() -> String {
+    // A random (version 4) UUID, the reference's id format.
     let mut raw = [0u8; 16];
     let _ = getrandom::fill(&mut raw);
-    hex::encode(raw)
+    raw[6] = (raw[6] & 0x0f) | 0x40;
+    raw[8] = (raw[8] & 0x3f) | 0x80;
+    let h = hex::encode(raw);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Lowercase hex SHA-256 of the stored text (of `""` when there is none).

@@ -29,6 +29,11 @@ use crate::approvals::doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Secur
 use crate::approvals::policy::{Decision, RunFacts, cwd_argv_hash, evaluate, resolve_policy};
 use crate::env::{build_env, check_assignments, check_overrides};
 
+/// The agent of a call that names none. The reference looks its policy up under
+/// `default`, a key that loading merges into `main`, so such a call gets the defaults and
+/// the `*` entries only.
+const NO_AGENT: &str = "default";
+
 /// Settings of the execution path.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -404,7 +409,7 @@ impl Command for SystemRun {
             .agent_id
             .clone()
             .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "main".into());
+            .unwrap_or_else(|| NO_AGENT.into());
         let deny = |reason: &str, denial: Denial, detail: String| {
             let mut ev = json!({"sessionKey": session_key, "runId": run_id, "host": "node", "command": text, "reason": reason});
             if let Some(s) = p.suppress_notify_on_exit {
@@ -733,7 +738,7 @@ impl Command for SystemRunPrepare {
         }
         // The plan carries the agent as asked (null when none); its policy is the default
         // agent's.
-        let agent = p.agent_id.clone().unwrap_or_else(|| "main".into());
+        let agent = p.agent_id.clone().unwrap_or_else(|| NO_AGENT.into());
         let snapshot = config
             .store()
             .load()
@@ -807,7 +812,7 @@ fn approvals_view(config: &RunConfig, s: &crate::approvals::Snapshot, resolved: 
         "file": s.doc.redacted(),
     });
     if resolved {
-        let p = resolve_policy(&s.doc, "main", (config.security, config.ask));
+        let p = resolve_policy(&s.doc, NO_AGENT, (config.security, config.ask));
         v["resolvedDefaults"] = json!({"security": p.security.as_str(), "ask": p.ask.as_str(),
             "askFallback": p.ask_fallback.as_str(), "autoAllowSkills": p.auto_allow_skills});
     }
@@ -878,7 +883,8 @@ impl Command for ExecApprovalsSet {
             .map_err(|e| match e {
                 crate::approvals::StoreError::Changed
                 | crate::approvals::StoreError::BaseHashRequired => {
-                    invalid(format!("INVALID_REQUEST: {e}"))
+                    // The reference's thrown error, with its `Error: ` prefix.
+                    invalid(format!("Error: INVALID_REQUEST: {e}"))
                 }
                 other => CapabilityError::unavailable(other.to_string()),
             })?;
