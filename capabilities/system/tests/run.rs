@@ -397,6 +397,14 @@ async fn env_injection_and_bad_requests_are_refused() {
 }
 
 async fn prepare(config: &Arc<RunConfig>, argv: &[&str], cwd: &str) -> serde_json::Value {
+    try_prepare(config, argv, cwd).await.unwrap()
+}
+
+async fn try_prepare(
+    config: &Arc<RunConfig>,
+    argv: &[&str],
+    cwd: &str,
+) -> Result<serde_json::Value, openclaw_capability_api::CapabilityError> {
     use openclaw_capability_system::run::{PrepareParams, SystemRunPrepare};
     SystemRunPrepare(config.clone())
         .run(
@@ -408,7 +416,57 @@ async fn prepare(config: &Arc<RunConfig>, argv: &[&str], cwd: &str) -> serde_jso
             CallContext::detached("p"),
         )
         .await
-        .unwrap()
+}
+
+/// Issue 17: the plan binds what the reference node host 2026.9.6 binds (as root, the
+/// pinned executable itself: root can rewrite `/usr/bin/uname`), and a command it cannot
+/// bind is refused with the reference's `INVALID_REQUEST` and message.
+#[tokio::test]
+async fn prepare_binds_the_mutable_file_the_reference_binds() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let cwd = std::fs::canonicalize(work.path()).unwrap();
+    let cwd_text = cwd.display().to_string();
+    let config = config(dir.path(), Security::Allowlist);
+    let plan = prepare(&config, &["uname", "-s"], &cwd_text).await;
+    let operand = &plan["plan"]["mutableFileOperand"];
+    if nix::unistd::getuid().is_root() {
+        let real = std::fs::canonicalize(plan["plan"]["argv"][0].as_str().unwrap()).unwrap();
+        assert_eq!(operand["argvIndex"], 0, "{plan}");
+        assert_eq!(operand["path"], real.display().to_string());
+        assert_eq!(operand["sha256"].as_str().map(str::len), Some(64));
+        // And the approved run passes the binding check.
+        let r = SystemRun(config.clone())
+            .run(approved_run(&plan, &cwd_text), CallContext::detached("t"))
+            .await
+            .unwrap();
+        assert!(r.success, "{r:?}");
+    } else {
+        assert!(operand.is_null(), "{plan}");
+    }
+    // Nothing to bind: no field at all, as in the reference's plan.
+    let plan = prepare(&config, &["sh", "-c", "echo hi"], &cwd_text).await;
+    assert!(plan["plan"].get("mutableFileOperand").is_none(), "{plan}");
+    let e = try_prepare(&config, &["sh", "-s"], &cwd_text)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: approval cannot safely bind shell startup files"
+    );
+    let e = try_prepare(&config, &["sh", "-c", "echo hi; ls"], &cwd_text)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert_eq!(
+        e.message,
+        "SYSTEM_RUN_DENIED: approval cannot safely bind this interpreter/runtime command\n\
+         No approval request was created for this attempt; this is not a user denial. Retry a \
+         supported single executable with an absolute path through the normal approval flow. \
+         This node approval path cannot bind script/interpreter payloads nested in its shell \
+         wrapper."
+    );
 }
 
 fn approved_run(plan: &serde_json::Value, cwd: &str) -> RunParams {

@@ -1,9 +1,10 @@
 //! Local exec approvals: the document and its store ([`doc`]), command analysis
-//! (`analysis`) and the decision ([`policy`]). Pure except for reading the store and
-//! resolving executables on disk.
+//! (`analysis`), the decision ([`policy`]) and the file an approval binds ([`operand`]).
+//! Pure except for reading the store and resolving executables on disk.
 
 pub(crate) mod analysis;
 pub mod doc;
+pub mod operand;
 pub mod policy;
 
 pub use doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Security, Snapshot, StoreError};

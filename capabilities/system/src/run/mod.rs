@@ -26,6 +26,9 @@ use serde_json::{Value, json};
 
 use crate::approvals::analysis::{Analysis, analyze};
 use crate::approvals::doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Security, new_id};
+use crate::approvals::operand::{
+    FileOperand, ThisProcess, mutable_file_operand, operand_unchanged,
+};
 use crate::approvals::policy::{Decision, RunFacts, cwd_argv_hash, evaluate, resolve_policy};
 use crate::env::{build_env, check_assignments, check_overrides};
 
@@ -323,35 +326,6 @@ fn validate(
     Ok((argv, analysis, work_dir(cwd)))
 }
 
-/// The single mutable file an interpreter would run (`python3 x.py`, `sh ./run.sh`,
-/// `node app.js` …): `(argv index, real path, sha256 hex)`. An approval binds its hash so
-/// an edit after approval is caught.
-pub fn script_operand(argv: &[String], cwd: &Path) -> Option<(usize, PathBuf, String)> {
-    use sha2::Digest as _;
-    let name = crate::approvals::analysis::exe_name(argv.first()?);
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    let interpreters = [
-        "sh", "bash", "dash", "zsh", "ksh", "ash", "python", "pypy", "node", "nodejs", "perl",
-        "php", "ruby", "tsx", "ts-node",
-    ];
-    if !interpreters.contains(&base) {
-        return None;
-    }
-    let (index, operand) = argv
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, a)| !a.starts_with('-'))?;
-    let path = if Path::new(operand).is_absolute() {
-        PathBuf::from(operand)
-    } else {
-        cwd.join(operand)
-    };
-    let real = std::fs::canonicalize(&path).ok()?;
-    let bytes = std::fs::read(&real).ok()?;
-    Some((index, real, hex::encode(sha2::Sha256::digest(&bytes))))
-}
-
 /// The policy snapshot a prepared plan binds.
 fn policy_snapshot(config: &RunConfig, doc: &ApprovalsDoc, agent: &str) -> Value {
     let p = resolve_policy(doc, agent, (config.security, config.ask));
@@ -485,31 +459,34 @@ impl Command for SystemRun {
                     "approval cwd identity mismatch".into(),
                 ));
             }
-            // A script operand must be the file that was approved.
+            // The bound file must still be the approved one, and a command that needs a
+            // binding must have one.
             let bound = plan.get("mutableFileOperand").filter(|v| !v.is_null());
-            match (bound, script_operand(&argv, &cwd)) {
-                (None, Some(_)) => {
+            if let Some(b) = bound
+                && !FileOperand::from_json(b).is_some_and(|b| operand_unchanged(&b, &argv, &cwd))
+            {
+                return Err(deny(
+                    "approval-required",
+                    Denial::SystemRunDenied,
+                    "approval script operand changed before execution".into(),
+                ));
+            }
+            match mutable_file_operand(&argv, &cwd, analysis.payload.as_deref(), &ThisProcess) {
+                Err(refusal) => {
+                    return Err(deny(
+                        "approval-required",
+                        Denial::SystemRunDenied,
+                        refusal.detail.into(),
+                    ));
+                }
+                Ok(Some(_)) if bound.is_none() => {
                     return Err(deny(
                         "approval-required",
                         Denial::SystemRunDenied,
                         "approval missing script operand binding".into(),
                     ));
                 }
-                (Some(b), current) => {
-                    let want = b.get("sha256").and_then(Value::as_str);
-                    let path = b.get("path").and_then(Value::as_str);
-                    let same = current.as_ref().is_some_and(|(_, p, h)| {
-                        Some(h.as_str()) == want && Some(p.to_string_lossy().as_ref()) == path
-                    });
-                    if !same {
-                        return Err(deny(
-                            "approval-required",
-                            Denial::SystemRunDenied,
-                            "approval script operand changed before execution".into(),
-                        ));
-                    }
-                }
-                (None, None) => {}
+                Ok(_) => {}
             }
             match plan.get("policySnapshot") {
                 None => {
@@ -753,6 +730,9 @@ impl Command for SystemRunPrepare {
                 })?;
             plan_argv[0] = r.real.display().to_string();
         }
+        let operand =
+            mutable_file_operand(&plan_argv, &cwd, analysis.payload.as_deref(), &ThisProcess)
+                .map_err(|r| invalid(r.prepare_message()))?;
         let text = command_text(&plan_argv);
         let cwd_text = cwd.display().to_string();
         let coverage: Vec<Value> = if analysis.ok() && analysis.inline_eval.is_none() {
@@ -769,7 +749,7 @@ impl Command for SystemRunPrepare {
             Vec::new()
         };
         let complete = !coverage.is_empty() && coverage.len() == analysis.segments.len();
-        let mut prepared = json!({
+        let mut answer = json!({
             "plan": {
                 "argv": plan_argv,
                 "cwd": cwd_text,
@@ -777,22 +757,16 @@ impl Command for SystemRunPrepare {
                 "commandPreview": analysis.payload,
                 "agentId": p.agent_id,
                 "sessionKey": p.session_key,
-                "mutableFileOperand": script_operand(&plan_argv, &cwd).map(|(i, p, h)| json!({
-                    "argvIndex": i, "path": p.display().to_string(), "sha256": h,
-                })),
                 "policySnapshot": policy_snapshot(config, &snapshot.doc, &agent),
             },
             "execPolicy": {"security": policy.security.as_str(), "ask": policy.ask.as_str()},
             "allowAlwaysCoverage": {"complete": complete, "patterns": if complete { coverage } else { vec![] }},
         });
-        // The reference leaves the key out when nothing is bound (and refuses a plan whose
-        // operand is null).
-        if let Some(plan) = prepared["plan"].as_object_mut()
-            && plan["mutableFileOperand"].is_null()
-        {
-            plan.remove("mutableFileOperand");
+        // Like the reference, the plan has no `mutableFileOperand` when nothing is bound.
+        if let Some(operand) = &operand {
+            answer["plan"]["mutableFileOperand"] = operand.to_json();
         }
-        Ok(prepared)
+        Ok(answer)
     }
 }
 
