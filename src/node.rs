@@ -85,6 +85,12 @@ impl Node {
         let tls = tls_config(&config)?;
         let store = open_store(&config, store)?;
         let identity = open_identity(store.clone()).await?;
+        // Before any capability writes into it (approvals, browser profiles): 0700 when
+        // this creates it (an ephemeral node may be the first), a warning when the user's
+        // own is open to others. An ephemeral node that cannot create it goes on.
+        if let Err(e) = crate::credentials::ensure_state_dir(&config.state_dir) {
+            tracing::warn!(dir = %config.state_dir.display(), error = %e, "cannot create the state directory");
+        }
         let capabilities = capabilities(&config);
         let metrics = Arc::new(Metrics::new(
             capabilities
