@@ -5,7 +5,8 @@
 //! 1. [`transport_path`]: the plaintext rule for the (already normalised) gateway URL;
 //! 2. [`tls_config`]: the TLS client configuration, pinned when the config has a pin;
 //! 3. [`open_store`] and [`open_identity`]: the credential store and the device key in it;
-//! 4. [`build_registry`]: every capability built in, behind the node-local policy.
+//! 4. [`build_registry`]: every capability built in, behind the node-local policy; the
+//!    node's [`Metrics`] count calls by the names of those capabilities' commands.
 //!
 //! [`Node::prepare`] runs the steps for `run`, `pair` and `demo`; `doctor` calls them one by
 //! one and records a check per step; [`session_options`] turns the result into the
@@ -21,6 +22,7 @@ use crate::credentials::{
 use crate::identity::DeviceIdentity;
 use crate::policy::CommandPolicy;
 use crate::session::{NodeOptions, Registry};
+use crate::status::Metrics;
 use crate::transport::path::{PlaintextRefused, TransportPath, check_plaintext};
 
 /// Why a node could not be put together.
@@ -66,6 +68,9 @@ pub struct Node {
     pub identity: DeviceIdentity,
     /// The capabilities it serves.
     pub registry: Arc<Registry>,
+    /// Its counters: calls are counted by command name for the commands built into the
+    /// registry, every other name the gateway sends as one `other` (issue 17).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Node {
@@ -80,7 +85,20 @@ impl Node {
         let tls = tls_config(&config)?;
         let store = open_store(&config, store)?;
         let identity = open_identity(store.clone()).await?;
-        let registry = Arc::new(build_registry(&config));
+        // Before any capability writes into it (approvals, browser profiles): 0700 when
+        // this creates it (an ephemeral node may be the first), a warning when the user's
+        // own is open to others. An ephemeral node that cannot create it goes on.
+        if let Err(e) = crate::credentials::ensure_state_dir(&config.state_dir) {
+            tracing::warn!(dir = %config.state_dir.display(), error = %e, "cannot create the state directory");
+        }
+        let capabilities = capabilities(&config);
+        let metrics = Arc::new(Metrics::new(
+            capabilities
+                .iter()
+                .flat_map(|c| c.handlers())
+                .map(|h| h.name().to_string()),
+        ));
+        let registry = Arc::new(Registry::new(capabilities, &command_policy(&config)));
         Ok(Node {
             config,
             path,
@@ -88,12 +106,15 @@ impl Node {
             store,
             identity,
             registry,
+            metrics,
         })
     }
 
-    /// The session's options for this node.
+    /// The session's options for this node (with its metrics).
     pub fn session_options(&self) -> NodeOptions {
-        session_options(&self.config, self.tls.clone())
+        let mut opts = session_options(&self.config, self.tls.clone());
+        opts.metrics = self.metrics.clone();
+        opts
     }
 }
 
@@ -138,6 +159,16 @@ pub async fn open_identity(store: Arc<dyn CredentialStore>) -> Result<DeviceIden
 /// Step 4: the capability registry: every capability built in, behind the node-local
 /// allowlist.
 pub fn build_registry(config: &Config) -> Registry {
+    Registry::new(capabilities(config), &command_policy(config))
+}
+
+/// The node-local command allowlist of a config.
+fn command_policy(config: &Config) -> CommandPolicy {
+    CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone())
+}
+
+/// Every capability built in, configured.
+fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capability>> {
     let system = openclaw_capability_system::SystemCapability::new(run_config(config));
     let mut device = openclaw_capability_device::DeviceCapability::new(
         openclaw_capability_device::DeviceConfig {
@@ -167,8 +198,7 @@ pub fn build_registry(config: &Config) -> Registry {
     capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
         config.camera.clone(),
     )));
-    let policy = CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone());
-    Registry::new(capabilities, &policy)
+    capabilities
 }
 
 /// The execution settings of `system.run` for a config.
@@ -187,7 +217,7 @@ pub fn run_config(config: &Config) -> openclaw_capability_system::run::RunConfig
 /// The session's options for a config and its TLS configuration ([`tls_config`]): the
 /// gateway, the shared credentials, what `connect` declares and the plaintext rule (host
 /// stats are the device capability's, see [`build_registry`]). The caller adds what is not a setting (an SSH tunnel's local URL, one-shot
-/// limits, metrics).
+/// limits, metrics: [`Node::session_options`] adds the node's).
 pub fn session_options(config: &Config, tls: Option<Arc<rustls::ClientConfig>>) -> NodeOptions {
     let mut opts = NodeOptions::new(config.gateway_url.to_string(), config.display_name.clone());
     opts.token = config.token.clone();

@@ -257,7 +257,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .prefix("openclaw-node-bench-")
         .tempdir()?;
     let node_home = scratch.path().join("node");
-    std::fs::create_dir_all(&node_home)?;
+    crate::credentials::create_private_dir(&node_home)?;
     std::fs::write(
         node_home.join("config.toml"),
         format!(

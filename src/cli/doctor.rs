@@ -5,6 +5,9 @@
 //! surface approved); each capability; the service. `--json` for scripts. Exit code 0 when
 //! nothing failed, 1 otherwise.
 //!
+//! `permissions` warns when the state directory or a settings file holding a token or
+//! password (the config file, `--env-file`) is open to group or others, with the `chmod`.
+//!
 //! The node-building layers are the steps of [`crate::node`], called one by one so each
 //! gets its verdict: `config` (`Config::load`), `credentials` (`open_store`,
 //! `open_identity`; only a store the node already uses), `path` (`transport_path`), `tls`
@@ -76,6 +79,107 @@ fn check(
     }
 }
 
+/// One path that group or others can get into: what was found and the `chmod` that fixes it.
+#[derive(Debug, PartialEq, Eq)]
+struct Exposure {
+    detail: String,
+    fix: String,
+}
+
+/// The verdict on one path's permission bits: a directory must be 0700, a file holding a
+/// secret 0600 (pure; `what` names it in the detail).
+fn exposure(what: &str, path: &std::path::Path, mode: u32, is_dir: bool) -> Option<Exposure> {
+    if !crate::credentials::open_to_others(mode) {
+        return None;
+    }
+    Some(Exposure {
+        detail: format!(
+            "{what} {} is mode {:04o} (group or others can get in)",
+            path.display(),
+            mode & 0o777
+        ),
+        fix: format!(
+            "chmod {} {}",
+            if is_dir { "700" } else { "600" },
+            path.display()
+        ),
+    })
+}
+
+/// The state directory and every settings file that holds a token or password must be
+/// the owner's alone (issue 17); the warning names the exact `chmod` for each.
+fn permissions(config: &Config, global: &GlobalArgs) -> Check {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.permissions().mode() & 0o777, m.is_dir()))
+    };
+    let mut found = Vec::new();
+    if let Some((bits, is_dir)) = mode(&config.state_dir) {
+        found.extend(exposure("state directory", &config.state_dir, bits, is_dir));
+    }
+    let config_file = global
+        .config
+        .clone()
+        .unwrap_or_else(|| config.state_dir.join("config.toml"));
+    let file_has_secret = std::fs::read_to_string(&config_file)
+        .ok()
+        .and_then(|text| crate::config::RawConfig::parse(&text, &config_file).ok())
+        .is_some_and(|raw| raw.gateway.token.is_some() || raw.gateway.password.is_some());
+    if file_has_secret && let Some((bits, is_dir)) = mode(&config_file) {
+        found.extend(exposure(
+            "config file (with a token or password)",
+            &config_file,
+            bits,
+            is_dir,
+        ));
+    }
+    if let Some(env_file) = &global.env_file {
+        let env_has_secret = std::fs::read_to_string(env_file).is_ok_and(|text| {
+            let vars = super::global::parse_env_file(&text);
+            [
+                crate::config::env::GATEWAY_TOKEN,
+                crate::config::env::GATEWAY_PASSWORD,
+            ]
+            .iter()
+            .any(|k| vars.get(*k).is_some_and(|v| !v.is_empty()))
+        });
+        if env_has_secret && let Some((bits, is_dir)) = mode(env_file) {
+            found.extend(exposure(
+                "env file (with a token or password)",
+                env_file,
+                bits,
+                is_dir,
+            ));
+        }
+    }
+    if found.is_empty() {
+        return check(
+            "permissions",
+            Verdict::Ok,
+            "the state directory and the files with secrets are the owner's alone",
+            None,
+        );
+    }
+    check(
+        "permissions",
+        Verdict::Warn,
+        found
+            .iter()
+            .map(|e| e.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Some(
+            found
+                .iter()
+                .map(|e| e.fix.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    )
+}
+
 /// Runs every check and returns them in order.
 pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Check>> {
     let mut out = Vec::new();
@@ -110,6 +214,7 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
             return Ok(out);
         }
     };
+    out.push(permissions(&config, global));
     // Credentials: only a store this node already uses is opened (doctor creates nothing).
     let store = match recorded_store(&config.state_dir) {
         None => {

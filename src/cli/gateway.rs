@@ -63,6 +63,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| crate::config::default_state_dir(&env))
         .join("gateway");
+    // The gateway's state lives inside the node's state directory: both 0700 when made here.
+    crate::credentials::create_private_dir(&state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

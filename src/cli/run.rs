@@ -213,7 +213,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tunnel = Some(t);
     }
 
-    let metrics = Arc::new(Metrics::default());
+    let metrics = node.metrics.clone();
     let (state_tx, state_rx) = watch::channel(SessionState::Starting);
 
     let status_task = if args.ephemeral {
@@ -250,7 +250,6 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 
     let mut opts = node.session_options();
     opts.dial_url = dial_url;
-    opts.metrics = metrics;
     opts.max_invocations = args.max_invocations;
     opts.exit_after_idle = args.exit_after_idle;
 

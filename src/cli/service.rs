@@ -87,7 +87,7 @@ pub async fn install(args: InstallArgs, global: &GlobalArgs) -> anyhow::Result<E
         run_args,
         env,
     };
-    let plan = service::plan_install(&opts);
+    let plan = service::plan_install(&opts)?;
     let mut notes = Vec::new();
     if scope == Scope::System {
         notes.push(format!(

@@ -10,6 +10,9 @@
 //! (say, at boot before the keychain is unlocked) fails closed instead of switching stores
 //! and silently becoming a new device.
 //!
+//! The state directory they live in is created 0700 by [`create_private_dir`], the one
+//! helper every command that may create it uses.
+//!
 //! Never regenerate an identity silently: a store that cannot be read is an error, and
 //! only a store that positively says "nothing stored" leads to a fresh key.
 
@@ -24,8 +27,10 @@ use crate::identity::DeviceIdentity;
 
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub mod keychain;
+mod private_dir;
 mod store;
 
+pub use private_dir::{PrivateDir, create_private_dir, ensure_state_dir, open_to_others};
 pub use store::{CredentialError, CredentialStore, StoredToken, TokenKey, load_or_create_identity};
 
 /// Which credential store to use (`--credential-store`).
@@ -126,8 +131,8 @@ pub fn open_store(
         },
     };
     if recorded.is_none() {
-        fs::create_dir_all(state_dir)
-            .and_then(|()| fs::write(&marker_path, format!("{}\n", store.kind())))
+        create_private_dir(state_dir)
+            .and_then(|_| fs::write(&marker_path, format!("{}\n", store.kind())))
             .map_err(|e| CredentialError::Write {
                 path: marker_path.display().to_string(),
                 reason: e.to_string(),

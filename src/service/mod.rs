@@ -167,30 +167,54 @@ pub fn paths(
     }
 }
 
-/// Quotes one argument for a systemd `ExecStart=` line.
-fn systemd_quote(arg: &str) -> String {
+/// Refuses a value with a control character: a newline would end the `ExecStart=` line
+/// and start a directive of its own, and XML 1.0 cannot carry most of them at all.
+fn printable(value: &str) -> Result<&str, ServiceError> {
+    match value.chars().find(|c| c.is_control()) {
+        None => Ok(value),
+        Some(c) => Err(ServiceError::ControlCharacter {
+            value: value.to_string(),
+            char: format!("U+{:04X}", c as u32),
+        }),
+    }
+}
+
+/// Writes one word of a systemd `ExecStart=` line so that systemd reads back exactly
+/// `arg` (systemd.syntax "Quoting", systemd.service "Command lines"): a word with
+/// anything but plain characters goes in double quotes with `\` and `"` escaped; `%` is
+/// written `%%` (else a specifier) and, in the arguments, `$` is written `$$` (else a
+/// variable; systemd does not expand variables in the executable's path, so there `$`
+/// stays as it is). Control characters are refused.
+fn systemd_word(arg: &str, executable: bool) -> Result<String, ServiceError> {
+    let arg = printable(arg)?;
     if !arg.is_empty()
         && arg
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-=:@+,".contains(c))
     {
-        arg.to_string()
-    } else {
-        format!(
-            "\"{}\"",
-            arg.replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('%', "%%")
-        )
+        return Ok(arg.to_string());
     }
+    let mut out = String::from("\"");
+    for c in arg.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '%' => out.push_str("%%"),
+            '$' if !executable => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Ok(out)
 }
 
-/// Escapes text for an XML string.
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+/// Escapes text for an XML string; control characters are refused.
+fn xml_escape(text: &str) -> Result<String, ServiceError> {
+    Ok(printable(text)?
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace('"', "&quot;")
+        .replace('"', "&quot;"))
 }
 
 /// Renders the environment file; returns (contents, masked preview).
@@ -210,8 +234,9 @@ fn render_env(env: &[(String, String, bool)]) -> (String, String) {
     (contents, preview)
 }
 
-/// Plans an installation (pure: reads nothing, writes nothing).
-pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
+/// Plans an installation (pure: reads nothing, writes nothing). A path or argument with a
+/// control character is refused ([`ServiceError::ControlCharacter`]).
+pub fn plan_install(opts: &InstallOptions) -> Result<InstallPlan, ServiceError> {
     let p = paths(
         opts.platform,
         opts.scope,
@@ -232,9 +257,12 @@ pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
             argv.extend(opts.run_args.iter().cloned());
             let exec_start = argv
                 .iter()
-                .map(|a| systemd_quote(a))
-                .collect::<Vec<_>>()
+                .enumerate()
+                .map(|(i, a)| systemd_word(a, i == 0))
+                .collect::<Result<Vec<_>, _>>()?
                 .join(" ");
+            // `EnvironmentFile=` takes one path, with specifiers.
+            let env_path = printable(&p.env_file.display().to_string())?.replace('%', "%%");
             let (extra, wanted_by, systemctl) = match opts.scope {
                 Scope::User => (String::new(), "default.target", vec!["systemctl", "--user"]),
                 Scope::System => (
@@ -247,7 +275,7 @@ pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
             };
             let unit = SYSTEMD_TEMPLATE
                 .replace("{{exec_start}}", &exec_start)
-                .replace("{{env_file}}", &p.env_file.display().to_string())
+                .replace("{{env_file}}", &env_path)
                 .replace("{{service_extra}}", &extra)
                 .replace("{{wanted_by}}", wanted_by);
             let cmd = |args: &[&str]| -> Vec<String> {
@@ -257,7 +285,7 @@ pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
                     .map(|s| s.to_string())
                     .collect()
             };
-            InstallPlan {
+            Ok(InstallPlan {
                 platform: opts.platform,
                 scope: opts.scope,
                 files: vec![
@@ -270,7 +298,7 @@ pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
                     },
                 ],
                 commands: vec![cmd(&["daemon-reload"]), cmd(&["enable", UNIT_NAME])],
-            }
+            })
         }
         Platform::Launchd => {
             let log = p
@@ -286,14 +314,14 @@ pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
             argv.extend(opts.run_args.iter().cloned());
             let program_arguments = argv
                 .iter()
-                .map(|a| format!("    <string>{}</string>", xml_escape(a)))
-                .collect::<Vec<_>>()
+                .map(|a| Ok(format!("    <string>{}</string>", xml_escape(a)?)))
+                .collect::<Result<Vec<_>, ServiceError>>()?
                 .join("\n");
             let plist = LAUNCHD_TEMPLATE
                 .replace("{{label}}", LAUNCHD_LABEL)
                 .replace("{{program_arguments}}", &program_arguments)
-                .replace("{{log_file}}", &xml_escape(&log.display().to_string()));
-            InstallPlan {
+                .replace("{{log_file}}", &xml_escape(&log.display().to_string())?);
+            Ok(InstallPlan {
                 platform: opts.platform,
                 scope: opts.scope,
                 files: vec![
@@ -311,14 +339,24 @@ pub fn plan_install(opts: &InstallOptions) -> InstallPlan {
                     "gui/$UID".into(),
                     p.unit.display().to_string(),
                 ]],
-            }
+            })
         }
     }
 }
 
-/// Why a plan could not be applied.
+/// Why a plan could not be made or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// A path or argument holds a character a service file cannot carry as data.
+    #[error(
+        "cannot write {value:?} into the service file: it contains the control character {char}"
+    )]
+    ControlCharacter {
+        /// The value, escaped.
+        value: String,
+        /// The first control character, as `U+XXXX`.
+        char: String,
+    },
     /// A file exists that we did not write.
     #[error(
         "{path} exists and was not written by openclaw-node; refusing to overwrite it (use --force to replace it)"
@@ -484,7 +522,7 @@ mod tests {
 
     #[test]
     fn systemd_user_unit() {
-        let plan = plan_install(&opts(Platform::Systemd, Scope::User));
+        let plan = plan_install(&opts(Platform::Systemd, Scope::User)).unwrap();
         let unit = &plan.files[1];
         assert_eq!(
             unit.path,
@@ -514,7 +552,7 @@ mod tests {
 
     #[test]
     fn systemd_system_unit_runs_as_dedicated_user() {
-        let plan = plan_install(&opts(Platform::Systemd, Scope::System));
+        let plan = plan_install(&opts(Platform::Systemd, Scope::System)).unwrap();
         let text = &plan.files[1].contents;
         assert_eq!(
             plan.files[1].path,
@@ -529,7 +567,7 @@ mod tests {
 
     #[test]
     fn env_file_is_0600_and_masked_in_previews() {
-        let plan = plan_install(&opts(Platform::Systemd, Scope::User));
+        let plan = plan_install(&opts(Platform::Systemd, Scope::User)).unwrap();
         let env = &plan.files[0];
         assert_eq!(env.mode, 0o600);
         assert!(env.contents.contains("OPENCLAW_GATEWAY_TOKEN=tok-secret"));
@@ -544,7 +582,7 @@ mod tests {
 
     #[test]
     fn launchd_plist() {
-        let plan = plan_install(&opts(Platform::Launchd, Scope::User));
+        let plan = plan_install(&opts(Platform::Launchd, Scope::User)).unwrap();
         let plist = &plan.files[1];
         assert_eq!(
             plist.path,
@@ -565,7 +603,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(Platform::Systemd, Scope::User);
         o.home = dir.path().to_path_buf();
-        let plan = plan_install(&o);
+        let plan = plan_install(&o).unwrap();
         std::fs::create_dir_all(plan.files[1].path.parent().unwrap()).unwrap();
         std::fs::write(&plan.files[1].path, "[Unit]\nDescription=someone else's\n").unwrap();
         let err = write_files(&plan, false).unwrap_err();
@@ -595,7 +633,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(Platform::Systemd, Scope::System);
         o.exec = PathBuf::from("/bin/true");
-        let plan = plan_install(&o);
+        let plan = plan_install(&o).unwrap();
         let unit = dir.path().join(UNIT_NAME);
         std::fs::write(&unit, &plan.files[1].contents).unwrap();
         let out = Process::new("systemd-analyze")
@@ -611,6 +649,198 @@ mod tests {
             .filter(|l| l.contains(UNIT_NAME) && !l.contains("User=") && !l.contains("Failed to"))
             .collect();
         assert!(bad.is_empty(), "systemd-analyze verify: {stderr}");
+    }
+
+    /// A display name and a state directory that systemd would otherwise expand
+    /// (`$HOME`, `${USER}`, `%h`), with quotes, a backslash and a lone `;` (issue 17).
+    fn hostile_run_args() -> Vec<String> {
+        [
+            "--state-dir",
+            "/srv/$USER/%i/state dir",
+            "--display-name",
+            "$HOME %h \"quoted\" 'single' back\\slash ${USER} $$ %% ;",
+            ";",
+            "$PATH",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// Splits an `ExecStart=` value into argv the way systemd does (systemd.syntax
+    /// "Quoting", systemd.service "Command lines"): whitespace-separated words, double or
+    /// single quotes, C escapes; then in every word `%%` is `%` (any other `%x` is a
+    /// specifier systemd would expand), and in every word but the executable `$$` is `$`
+    /// (any other `$` starts a variable systemd would expand). What systemd would expand
+    /// is an error here.
+    fn systemd_argv(line: &str) -> Result<Vec<String>, String> {
+        let mut words = Vec::new();
+        let mut chars = line.chars().peekable();
+        loop {
+            while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+            if chars.peek().is_none() {
+                break;
+            }
+            let mut word = String::new();
+            let mut quote = None;
+            while let Some(c) = chars.next() {
+                match (c, quote) {
+                    ('"' | '\'', None) => quote = Some(c),
+                    (q, Some(open)) if q == open => quote = None,
+                    (' ' | '\t', None) => break,
+                    ('\\', _) => match chars.next() {
+                        Some('n') => word.push('\n'),
+                        Some('t') => word.push('\t'),
+                        Some(e @ ('\\' | '"' | '\'' | ' ')) => word.push(e),
+                        other => return Err(format!("unknown escape \\{other:?} in {line}")),
+                    },
+                    (c, _) => word.push(c),
+                }
+            }
+            if quote.is_some() {
+                return Err(format!("unterminated quote in {line}"));
+            }
+            words.push(word);
+        }
+        words
+            .into_iter()
+            .enumerate()
+            .map(|(i, word)| {
+                let mut out = String::new();
+                let mut chars = word.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '%' => match chars.next() {
+                            Some('%') => out.push('%'),
+                            other => return Err(format!("specifier %{other:?} in {word:?}")),
+                        },
+                        '$' if i > 0 => match chars.next() {
+                            Some('$') => out.push('$'),
+                            other => return Err(format!("variable ${other:?} in {word:?}")),
+                        },
+                        c => out.push(c),
+                    }
+                }
+                Ok(out)
+            })
+            .collect()
+    }
+
+    fn exec_start(unit: &str) -> &str {
+        unit.lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap_or_else(|| panic!("no ExecStart= in {unit}"))
+    }
+
+    #[test]
+    fn exec_start_arguments_reach_the_node_verbatim() {
+        let mut o = opts(Platform::Systemd, Scope::User);
+        o.exec = PathBuf::from("/opt/open claw/$bin/100%/openclaw-node");
+        o.run_args = hostile_run_args();
+        let plan = plan_install(&o).unwrap();
+        let line = exec_start(&plan.files[1].contents);
+        let mut want = vec![o.exec.display().to_string(), "run".into()];
+        want.extend(hostile_run_args());
+        assert_eq!(systemd_argv(line), Ok(want), "ExecStart={line}");
+    }
+
+    #[test]
+    fn a_newline_or_control_character_in_an_argument_is_refused() {
+        for bad in ["x\nExecStartPre=/bin/sh -c id", "x\ry", "x\u{7}y", "x\0y"] {
+            let mut o = opts(Platform::Systemd, Scope::User);
+            o.run_args = vec!["--display-name".into(), bad.into()];
+            let err = plan_install(&o).unwrap_err();
+            assert!(
+                matches!(err, ServiceError::ControlCharacter { .. }),
+                "{bad:?}: {err}"
+            );
+            assert!(err.to_string().contains("control character U+00"), "{err}");
+            let mut o = opts(Platform::Launchd, Scope::User);
+            o.run_args = vec!["--display-name".into(), bad.into()];
+            assert!(plan_install(&o).is_err(), "{bad:?} reached the plist");
+        }
+        // A state path too (the env file's path lands in `EnvironmentFile=`).
+        let mut o = opts(Platform::Systemd, Scope::User);
+        o.home = PathBuf::from("/home/ada\nExecStartPre=/bin/id");
+        assert!(plan_install(&o).is_err());
+    }
+
+    #[test]
+    #[ignore = "needs systemd-analyze: scripts/test"]
+    fn a_unit_with_hostile_arguments_passes_systemd_analyze_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        // The executable must exist for verify; its path goes through specifiers only.
+        let exec = dir.path().join("100%-node");
+        std::fs::copy("/bin/true", &exec).unwrap();
+        let mut o = opts(Platform::Systemd, Scope::User);
+        o.exec = exec.clone();
+        o.run_args = hostile_run_args();
+        let plan = plan_install(&o).unwrap();
+        let unit = dir.path().join(UNIT_NAME);
+        std::fs::write(&unit, &plan.files[1].contents).unwrap();
+        let out = Process::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&unit)
+            .output()
+            .unwrap_or_else(|e| panic!("systemd-analyze is needed ({e}): run scripts/test"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let bad: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains(UNIT_NAME) && !l.contains("Failed to"))
+            .collect();
+        assert!(bad.is_empty(), "systemd-analyze verify: {stderr}");
+
+        // A missing executable makes verify print argv[0] as systemd resolved it.
+        let missing = dir.path().join("100% $HOME-node");
+        o.exec = missing.clone();
+        let plan = plan_install(&o).unwrap();
+        std::fs::write(&unit, &plan.files[1].contents).unwrap();
+        let out = Process::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&unit)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("Command {} is not executable", missing.display())),
+            "systemd-analyze verify: {stderr}"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs python3 (plistlib): scripts/test"]
+    fn plist_program_arguments_parse_back_verbatim() {
+        let mut o = opts(Platform::Launchd, Scope::User);
+        o.exec = PathBuf::from("/opt/a&b/<node>");
+        o.run_args = hostile_run_args();
+        o.run_args.push("]]> &amp; </string>".into());
+        let plan = plan_install(&o).unwrap();
+        let mut child = Process::new("python3")
+            .args([
+                "-c",
+                "import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())['ProgramArguments']))",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3 is needed ({e}): run scripts/test"));
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(plan.files[1].contents.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", plan.files[1].contents);
+        let argv: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+        let mut want = vec![
+            o.exec.display().to_string(),
+            "run".into(),
+            "--env-file".into(),
+            "/home/ada/Library/Application Support/openclaw-node/service.env".into(),
+        ];
+        want.extend(o.run_args.clone());
+        assert_eq!(argv, want);
     }
 
     #[test]

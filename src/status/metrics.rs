@@ -1,8 +1,13 @@
 //! Counters and latency histograms of a running node, cheap to update from the hot path
 //! (atomics and one short lock per call), rendered as JSON for `status` and as Prometheus
 //! text for scrapers.
+//!
+//! Per-command figures are kept only for the commands the node was built to serve (given
+//! at construction); any other name the gateway sends is counted under [`OTHER_COMMAND`],
+//! so a gateway can neither grow the map without bound nor choose the series' labels
+//! (issue 17). Label values are escaped as the text exposition format requires.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,6 +19,9 @@ pub const BUCKETS_US: &[u64] = &[
     25, 50, 75, 100, 150, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
     500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000,
 ];
+
+/// The label under which calls to commands this node does not serve are counted.
+pub const OTHER_COMMAND: &str = "other";
 
 /// Why a call failed, for the failure counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -70,9 +78,12 @@ pub struct CommandStats {
     pub total: Histogram,
 }
 
-/// A node's metrics.
+/// A node's metrics. [`Metrics::default`] knows no command: every call counts as
+/// [`OTHER_COMMAND`]; [`Metrics::new`] takes the commands to count by name.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// The command names counted under their own name.
+    served: BTreeSet<String>,
     connects: AtomicU64,
     reconnects: AtomicU64,
     bytes_in: AtomicU64,
@@ -103,6 +114,15 @@ pub struct MetricsSnapshot {
 }
 
 impl Metrics {
+    /// Metrics that count calls to `served` by command name, and any other call as
+    /// [`OTHER_COMMAND`].
+    pub fn new(served: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            served: served.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
     /// A successful handshake.
     pub fn connected(&self) {
         if self.connects.fetch_add(1, Ordering::Relaxed) > 0 {
@@ -126,7 +146,7 @@ impl Metrics {
         self.tick_interval_ms.store(interval_ms, Ordering::Relaxed);
     }
 
-    /// One finished call.
+    /// One finished call of `command` (whatever name the gateway sent).
     pub fn call(
         &self,
         command: &str,
@@ -135,7 +155,11 @@ impl Metrics {
         failure: Option<FailureKind>,
     ) {
         let mut commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
-        let stats = commands.entry(command.to_string()).or_default();
+        let key = match self.served.get(command) {
+            Some(name) => name.as_str(),
+            None => OTHER_COMMAND,
+        };
+        let stats = commands.entry(key.to_string()).or_default();
         stats.calls += 1;
         if let Some(kind) = failure {
             *stats.failures.entry(kind).or_default() += 1;
@@ -215,6 +239,7 @@ impl MetricsSnapshot {
             "# HELP openclaw_node_calls_total Calls by command.\n# TYPE openclaw_node_calls_total counter"
         );
         for (cmd, s) in &self.commands {
+            let cmd = label_value(cmd);
             let _ = writeln!(
                 out,
                 "openclaw_node_calls_total{{command=\"{cmd}\"}} {}",
@@ -226,6 +251,7 @@ impl MetricsSnapshot {
             "# HELP openclaw_node_call_failures_total Failed calls by command and kind.\n# TYPE openclaw_node_call_failures_total counter"
         );
         for (cmd, s) in &self.commands {
+            let cmd = label_value(cmd);
             for (kind, n) in &s.failures {
                 let kind = serde_json::to_value(kind).ok();
                 let kind = kind.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown");
@@ -249,6 +275,7 @@ impl MetricsSnapshot {
                 "# HELP {name} Call {metric} latency.\n# TYPE {name} histogram"
             );
             for (cmd, s) in &self.commands {
+                let cmd = label_value(cmd);
                 let h = pick(s);
                 let mut cumulative = 0;
                 for (i, bound) in BUCKETS_US.iter().enumerate() {
@@ -276,13 +303,28 @@ impl MetricsSnapshot {
     }
 }
 
+/// A label value as the text exposition format writes it: `\\`, `\"` and `\n` for a
+/// backslash, a double quote and a line feed.
+fn label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn counts_move_and_render() {
-        let m = Metrics::default();
+        let m = Metrics::new(["system.which".to_string()]);
         m.connected();
         m.connected();
         m.frame_in(10);
@@ -322,5 +364,97 @@ mod tests {
             text.contains("openclaw_node_call_total_seconds_count{command=\"system.which\"} 2")
         );
         assert!(text.contains("openclaw_node_seconds_since_last_tick 3"));
+    }
+
+    /// Every line of an exposition: a comment, or `name{labels} value` with the labels
+    /// well formed (so no label value can end a line or a label early).
+    fn assert_well_formed(text: &str) {
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect(line);
+            assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{line}");
+            let Some((name, labels)) = series.split_once('{') else {
+                continue;
+            };
+            assert!(name.starts_with("openclaw_node_"), "{line}");
+            let labels = labels.strip_suffix('}').expect(line);
+            // Walk `key="value",…` honouring the escapes \\ \" \n.
+            let mut chars = labels.chars().peekable();
+            loop {
+                let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                assert!(
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{line}"
+                );
+                assert_eq!(chars.next(), Some('"'), "{line}");
+                loop {
+                    match chars.next().expect(line) {
+                        '\\' => assert!(matches!(chars.next(), Some('\\' | '"' | 'n')), "{line}"),
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+                match chars.next() {
+                    None => break,
+                    Some(',') => continue,
+                    Some(c) => panic!("unexpected {c:?} in {line}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let name = "a\"b\\c\nd";
+        let mut snapshot = Metrics::default().snapshot(0);
+        snapshot
+            .commands
+            .insert(name.to_string(), CommandStats::default());
+        let text = snapshot.prometheus();
+        assert!(
+            text.contains("openclaw_node_calls_total{command=\"a\\\"b\\\\c\\nd\"} 0"),
+            "{text}"
+        );
+        assert_well_formed(&text);
+    }
+
+    #[test]
+    fn a_gateway_cannot_inject_series_through_a_command_name() {
+        let m = Metrics::default();
+        m.call(
+            "x\"} 1\nopenclaw_node_injected{a=\"\\\"} 1\n# TYPE x",
+            Duration::from_micros(1),
+            Duration::from_micros(1),
+            Some(FailureKind::Execution),
+        );
+        let text = m.snapshot(0).prometheus();
+        assert!(!text.contains("openclaw_node_injected"), "{text}");
+        assert_well_formed(&text);
+    }
+
+    #[test]
+    fn unknown_command_names_share_one_other_series() {
+        let m = Metrics::default();
+        for i in 0..10_000 {
+            m.call(
+                &format!("no.such.command.{i}"),
+                Duration::from_micros(1),
+                Duration::from_micros(1),
+                None,
+            );
+        }
+        let s = m.snapshot(0);
+        assert_eq!(s.commands.keys().collect::<Vec<_>>(), ["other"]);
+        assert_eq!(s.commands["other"].calls, 10_000);
+        let text = s.prometheus();
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("openclaw_node_calls_total{"))
+                .count(),
+            1,
+            "{text}"
+        );
     }
 }

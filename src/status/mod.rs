@@ -68,13 +68,12 @@ fn io_err(path: &Path, e: impl ToString) -> StatusError {
 }
 
 /// Binds the socket: a stale socket from a crashed node is replaced; a live one is an
-/// error. The state directory is made 0700 and the socket 0600.
+/// error. A missing state directory is created 0700 (one the user made is left as it is:
+/// `doctor` says when it is open to others); the socket is 0600.
 pub async fn bind(state_dir: &Path) -> Result<UnixListener, StatusError> {
     use std::os::unix::fs::PermissionsExt as _;
     let path = socket_path(state_dir);
-    std::fs::create_dir_all(state_dir).map_err(|e| io_err(state_dir, e))?;
-    std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| io_err(state_dir, e))?;
+    crate::credentials::create_private_dir(state_dir).map_err(|e| io_err(state_dir, e))?;
     if path.exists() {
         if UnixStream::connect(&path).await.is_ok() {
             return Err(StatusError::InUse(path.display().to_string()));

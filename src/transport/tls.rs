@@ -70,66 +70,13 @@ pub fn certificate_fingerprint(der: &[u8]) -> [u8; 32] {
     Sha256::digest(der).into()
 }
 
-/// The SHA-256 of a certificate's SubjectPublicKeyInfo, if the DER can be walked.
+/// The SHA-256 of a certificate's SubjectPublicKeyInfo (its DER, outer SEQUENCE
+/// included), if the certificate parses: rustls-webpki reads it, the same parser rustls
+/// checks the handshake signature with, so DER it would refuse gives no pin.
 pub fn spki_fingerprint(der: &[u8]) -> Option<[u8; 32]> {
-    spki_of(der).map(|spki| Sha256::digest(spki).into())
-}
-
-/// One DER element: its tag, the whole element, its content, and what follows it.
-struct Tlv<'a> {
-    tag: u8,
-    whole: &'a [u8],
-    content: &'a [u8],
-    rest: &'a [u8],
-}
-
-/// Reads one DER element.
-fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = input.len() - rest.len();
-    Some(Tlv {
-        tag,
-        whole: &input[..header + len],
-        content: &rest[..len],
-        rest: &rest[len..],
-    })
-}
-
-/// Reads one DER element that must be a SEQUENCE.
-fn sequence(input: &[u8]) -> Option<Tlv<'_>> {
-    tlv(input).filter(|t| t.tag == 0x30)
-}
-
-/// Finds the SubjectPublicKeyInfo element of an X.509 certificate.
-fn spki_of(cert: &[u8]) -> Option<&[u8]> {
-    let tbs = sequence(sequence(cert)?.content)?.content;
-    let mut rest = tbs;
-    // [0] version (optional)
-    let first = tlv(rest)?;
-    if first.tag == 0xa0 {
-        rest = first.rest;
-    }
-    // serialNumber, signature, issuer, validity, subject
-    for _ in 0..5 {
-        rest = tlv(rest)?.rest;
-    }
-    Some(sequence(rest)?.whole)
+    let der = CertificateDer::from(der);
+    let cert = webpki::EndEntityCert::try_from(&der).ok()?;
+    Some(Sha256::digest(cert.subject_public_key_info().as_ref()).into())
 }
 
 /// A verifier that accepts exactly the pinned certificate (or key).
@@ -251,14 +198,70 @@ mod tests {
     }
 
     #[test]
-    fn spki_is_found_in_a_real_certificate() {
+    fn spki_pin_is_the_hash_of_the_public_key_der() {
         let (ck, der) = self_signed();
-        let spki = spki_of(&der).unwrap();
-        // The SPKI DER embeds the raw public key.
-        let raw = ck.signing_key.public_key_raw();
-        assert!(spki.windows(raw.len()).any(|w| w == raw));
-        assert!(spki_of(&der[..10]).is_none());
-        assert!(spki_of(b"").is_none());
+        use rcgen::PublicKeyData as _;
+        let want: [u8; 32] = Sha256::digest(ck.signing_key.subject_public_key_info()).into();
+        assert_eq!(spki_fingerprint(&der), Some(want));
+        assert_eq!(spki_fingerprint(&der[..10]), None);
+        assert_eq!(spki_fingerprint(b""), None);
+    }
+
+    /// A fixed P-256 certificate (`openssl req -x509 -newkey ec`, CN openclaw-pin-test),
+    /// with its pins as openssl computes them: `sha256sum` of the DER, and of
+    /// `openssl x509 -pubkey | openssl pkey -pubin -outform der`.
+    const FIXED_CERT_B64: &str = "MIIBpTCCAUugAwIBAgIUVJ+K9R9OPTLkudLhN3CmL3qA1ZowCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRb3BlbmNsYXctcGluLXRlc3QwIBcNMjYxMjAxMjMzNjAyWhgPMjEyNjExMDcyMzM2MDJaMBwxGjAYBgNVBAMMEW9wZW5jbGF3LXBpbi10ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEQjtz5cu4rOKV0nTCevkneYtXb5I99JioLuEOOvVyHvgmHJXWxhXctmf/2V8FRTrl1o8JKycGPGHXukqaK4V6vaNpMGcwHQYDVR0OBBYEFKF3fGq5WRvUsbbUcjDR8wIPpnCwMB8GA1UdIwQYMBaAFKF3fGq5WRvUsbbUcjDR8wIPpnCwMA8GA1UdEwEB/wQFMAMBAf8wFAYDVR0RBA0wC4IJbG9jYWxob3N0MAoGCCqGSM49BAMCA0gAMEUCIBfS2MBRuU6NIUib8ooPirj/GXbj1kvYfyv2qyaWkPTJAiEAy/psRDM8NLCvtWuLb8r4NA3gYQ26Mz3BOr7yFSOsQI4=";
+    const FIXED_CERT_PIN: &str = "016ba47e59c18a04d6d312897b495fefdc5e0788699149469ab31492241302ca";
+    const FIXED_SPKI_PIN: &str = "62c4dc36e35826678126b7eaa4ef58cfa407cbb6c0d445869e449c6bb1a1d49b";
+
+    fn fixed_cert() -> Vec<u8> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(FIXED_CERT_B64)
+            .unwrap()
+    }
+
+    #[test]
+    fn pins_of_a_fixed_certificate_match_openssl() {
+        let der = fixed_cert();
+        assert_eq!(hex::encode(certificate_fingerprint(&der)), FIXED_CERT_PIN);
+        assert_eq!(
+            spki_fingerprint(&der).map(hex::encode).as_deref(),
+            Some(FIXED_SPKI_PIN)
+        );
+    }
+
+    /// A certificate followed by stray bytes is not DER; the hand-written walker read the
+    /// first element and pinned its key anyway (issue 17).
+    #[test]
+    fn a_certificate_with_trailing_bytes_has_no_spki_pin() {
+        let mut der = fixed_cert();
+        der.extend_from_slice(&[0x05, 0x00]);
+        assert_eq!(spki_fingerprint(&der), None);
+    }
+
+    /// Malformed DER against an `spki:` pin: the same refusal as a different key.
+    #[test]
+    fn malformed_der_is_refused_with_the_pin_mismatch_error() {
+        let want = [9; 32];
+        let verifier = PinVerifier {
+            pin: Pin::PublicKey(want),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        };
+        let name = ServerName::try_from("localhost").unwrap();
+        for der in [&b""[..], b"\x30\x03\x02\x01", &fixed_cert()[..40]] {
+            let err = verifier
+                .verify_server_cert(&CertificateDer::from(der), &[], &name, &[], UnixTime::now())
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "unexpected error: gateway TLS certificate does not match the pin: expected spki:sha256:{}, got spki:sha256:{}",
+                    hex::encode(want),
+                    hex::encode([0; 32])
+                )
+            );
+        }
     }
 
     /// A wss echo server on 127.0.0.1:0 with a self-signed certificate.

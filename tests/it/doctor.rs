@@ -136,3 +136,52 @@ async fn a_working_setup_passes_every_network_layer() {
             .contains("system.which")
     );
 }
+
+/// Issue 17: a state directory or a config file with a token that group or others can
+/// read gets a warning naming the exact `chmod`; a 0700 directory and 0600 files do not.
+#[tokio::test]
+async fn doctor_warns_about_a_state_dir_or_a_token_file_open_to_others() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let chmod = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let (dir, g) = node_dir(TOKEN);
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, format!("[gateway]\ntoken = \"{TOKEN}\"\n")).unwrap();
+    let env_file = g.env_file.clone().unwrap();
+    chmod(dir.path(), 0o755);
+    chmod(&config, 0o644);
+    chmod(&env_file, 0o644);
+    let checks = run(&url, &g).await;
+    let perms = verdict(&checks, "permissions");
+    assert_eq!(perms.verdict, Verdict::Warn, "{perms:?}");
+    let fix = perms.fix.as_deref().unwrap_or_default();
+    for want in [
+        format!("chmod 700 {}", dir.path().display()),
+        format!("chmod 600 {}", config.display()),
+        format!("chmod 600 {}", env_file.display()),
+    ] {
+        assert!(fix.contains(&want), "no {want:?} in {perms:?}");
+    }
+    assert!(!perms.detail.contains(TOKEN), "{perms:?}");
+
+    chmod(dir.path(), 0o700);
+    chmod(&config, 0o600);
+    chmod(&env_file, 0o600);
+    let checks = run(&url, &g).await;
+    let perms = verdict(&checks, "permissions");
+    assert_eq!(perms.verdict, Verdict::Ok, "{perms:?}");
+    assert!(perms.fix.is_none(), "{perms:?}");
+
+    // A world-readable config file without a secret is nobody's business.
+    std::fs::write(&config, "[gateway]\n").unwrap();
+    chmod(&config, 0o644);
+    let checks = run(&url, &g).await;
+    assert_eq!(verdict(&checks, "permissions").verdict, Verdict::Ok);
+}

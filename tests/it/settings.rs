@@ -153,3 +153,34 @@ async fn rust_log_in_the_env_file_takes_effect() {
     assert!(line.contains("DEBUG"), "{line}");
     child.kill().await.unwrap();
 }
+
+/// Issue 17: `pair` made a new state directory with the umask's mode (0755 under 022)
+/// where `run` made it 0700. Every command that creates it now makes it 0700.
+#[tokio::test]
+async fn pair_makes_a_fresh_state_dir_0700_under_umask_022() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let state = parent.path().join("fresh").join("state");
+    let out = tokio::process::Command::new("sh")
+        .args(["-c", "umask 022 && exec \"$0\" \"$@\"", BIN])
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--credential-store", "file", "pair", "--json"])
+        .args(["--url", "ws://127.0.0.1:1", "--timeout", "1s"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", parent.path())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mode = std::fs::metadata(&state)
+        .unwrap_or_else(|e| panic!("no state dir ({e}): {stderr}"))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "{stderr}");
+    // The key went in with it, and the umask did not widen it.
+    let key = std::fs::metadata(state.join("credentials.json")).unwrap();
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+}
