@@ -80,6 +80,9 @@ impl Node {
         let tls = tls_config(&config)?;
         let store = open_store(&config, store)?;
         let identity = open_identity(store.clone()).await?;
+        // This process serves calls: orphans of their commands come back to it (Linux) and
+        // die with their call (`system.run`'s process tree; nothing on macOS).
+        openclaw_capability_system::run::adopt_orphans();
         let registry = Arc::new(build_registry(&config));
         Ok(Node {
             config,
