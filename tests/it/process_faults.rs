@@ -1,5 +1,6 @@
 //! Faults in the node's own process and disk, with the real binary where the process is
-//! the point: SIGTERM while a command runs, a full disk while credentials are written, a
+//! the point: SIGTERM while a command runs, a detached daemon holding a command's output
+//! past its deadline, a full disk while credentials are written, a
 //! read-only state directory. The disk cases mount a small tmpfs, so they need root (as
 //! in CI); elsewhere they say so and skip.
 
@@ -328,7 +329,7 @@ async fn a_detached_daemon_neither_holds_up_the_deadline_nor_outlives_the_call()
     let node = spawn_node(&gw.url, &dir.path().join("state"), &config, &log);
     let node_pid = node.id().expect("running");
     let node_id = connected_node_with(&op, "system.run").await;
-    let sleepers = || processes_with("sleep\0300");
+    let sleepers = || processes_with("sleep\u{0}300");
     for pty in [false, true] {
         let before = sleepers();
         let started = std::time::Instant::now();
