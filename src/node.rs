@@ -91,6 +91,9 @@ impl Node {
         if let Err(e) = crate::credentials::ensure_state_dir(&config.state_dir) {
             tracing::warn!(dir = %config.state_dir.display(), error = %e, "cannot create the state directory");
         }
+        // This process serves calls: orphans of their commands come back to it (Linux) and
+        // die with their call (`system.run`'s process tree; nothing on macOS).
+        openclaw_capability_system::run::adopt_orphans();
         let capabilities = capabilities(&config);
         let metrics = Arc::new(Metrics::new(
             capabilities

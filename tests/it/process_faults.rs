@@ -1,5 +1,6 @@
 //! Faults in the node's own process and disk, with the real binary where the process is
-//! the point: SIGTERM while a command runs, a full disk while credentials are written, a
+//! the point: SIGTERM while a command runs, a detached daemon holding a command's output
+//! past its deadline, a full disk while credentials are written, a
 //! read-only state directory. The disk cases mount a small tmpfs, so they need root (as
 //! in CI); elsewhere they say so and skip.
 
@@ -310,4 +311,67 @@ async fn a_read_only_state_dir_still_serves() {
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(143), "log:\n{log_text}");
     assert!(log_text.contains("status socket unavailable"), "{log_text}");
+}
+
+/// Issue 17: a command that leaves a `setsid`'ed daemon holding its output, with
+/// `timeoutMs: 800`, through the real node binary (a child subreaper, as `run` makes it)
+/// and the gateway. In pipe and in PTY mode the operator gets the timed-out result in a few
+/// seconds (it used to get the gateway's `TIMEOUT` after the invoke's own timeout), and no
+/// `sleep` of the call is left, nor a zombie under the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_daemon_neither_holds_up_the_deadline_nor_outlives_the_call() {
+    const DETACHED: &str = "trap '' TERM HUP; (setsid sh -c 'sleep 300' &); sleep 300";
+    let gw = TestGateway::start_auto_approve().await;
+    let op = gw.operator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = full_exec_config(dir.path());
+    let log = dir.path().join("node.log");
+    let node = spawn_node(&gw.url, &dir.path().join("state"), &config, &log);
+    let node_pid = node.id().expect("running");
+    let node_id = connected_node_with(&op, "system.run").await;
+    let sleepers = || processes_with("sleep\u{0}300");
+    for pty in [false, true] {
+        let before = sleepers();
+        let started = std::time::Instant::now();
+        let reply = op
+            .node_invoke(
+                &node_id,
+                "system.run",
+                json!({"command": ["sh", "-c", DETACHED], "timeoutMs": 800, "pty": pty}),
+                Some(15_000),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("pty {pty}: no result: {e:?}"));
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(8),
+            "pty {pty}: the result took {took:?}"
+        );
+        let r = &reply.payload;
+        assert_eq!(
+            (&r["exitCode"], &r["timedOut"], &r["success"]),
+            (&json!(124), &json!(true), &json!(false)),
+            "pty {pty}: {r}"
+        );
+        eventually("the call's sleeps to be gone", || async {
+            sleepers().iter().all(|p| before.contains(p)).then_some(())
+        })
+        .await;
+        eventually("no zombie under the node", || async {
+            let zombies: Vec<u32> = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+                    stat.is_ok_and(|s| {
+                        let f: Vec<&str> = s[s.rfind(')').unwrap() + 2..].split(' ').collect();
+                        f[0] == "Z" && f[1] == node_pid.to_string()
+                    })
+                })
+                .collect();
+            zombies.is_empty().then_some(())
+        })
+        .await;
+    }
 }

@@ -53,7 +53,9 @@ pub fn descendants(root: i32) -> HashMap<i32, u64> {
     descendants_in(&all(), root)
 }
 
-fn descendants_in(table: &[Info], root: i32) -> HashMap<i32, u64> {
+/// Every descendant of `root` in `table` (a table from [`all`]), zombies included: pid →
+/// start time.
+pub fn descendants_in(table: &[Info], root: i32) -> HashMap<i32, u64> {
     let mut children: HashMap<i32, Vec<&Info>> = HashMap::new();
     for p in table {
         children.entry(p.ppid).or_default().push(p);
@@ -79,6 +81,13 @@ pub fn group_has_live_member(pgid: i32) -> bool {
 /// `ps` reports it).
 pub fn cmdline(pid: i32) -> Option<Vec<u8>> {
     os::cmdline(pid)
+}
+
+/// The initial environment of `pid` (`KEY=value` entries separated by NUL), where the
+/// platform shows it: `/proc/<pid>/environ` on Linux, readable for this user's processes
+/// that are not set-uid; `None` elsewhere, and for a zombie's (empty) one.
+pub fn environ(pid: i32) -> Option<Vec<u8>> {
+    os::environ(pid).filter(|e| !e.is_empty())
 }
 
 /// Live processes other than this one whose command line contains `marker` anywhere (for

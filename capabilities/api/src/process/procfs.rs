@@ -1,5 +1,6 @@
 //! The process table from `/proc` (Linux): `/proc/<pid>/stat` for parent, group, state and
-//! start time (in clock ticks since boot), `/proc/<pid>/cmdline` for the arguments.
+//! start time (in clock ticks since boot), `/proc/<pid>/cmdline` for the arguments,
+//! `/proc/<pid>/environ` for the initial environment.
 
 use super::info::Info;
 
@@ -39,6 +40,10 @@ fn parse_stat(pid: i32, stat: &str) -> Option<Info> {
 
 pub(super) fn cmdline(pid: i32) -> Option<Vec<u8>> {
     std::fs::read(format!("/proc/{pid}/cmdline")).ok()
+}
+
+pub(super) fn environ(pid: i32) -> Option<Vec<u8>> {
+    std::fs::read(format!("/proc/{pid}/environ")).ok()
 }
 
 #[cfg(test)]

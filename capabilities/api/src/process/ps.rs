@@ -31,6 +31,12 @@ pub(super) fn cmdline(pid: i32) -> Option<Vec<u8>> {
     (!line.is_empty()).then(|| line.as_bytes().to_vec())
 }
 
+/// `ps` shows another process's environment only mixed into its command line (`-E`),
+/// which cannot be split back reliably: no environment here.
+pub(super) fn environ(_pid: i32) -> Option<Vec<u8>> {
+    None
+}
+
 /// Runs `ps` with a fixed locale (so `lstart` has one format); `None` when it cannot run
 /// or exits non-zero (as it does for a pid that does not exist).
 fn ps(args: &[&str]) -> Option<String> {

@@ -9,11 +9,14 @@
 //! Neither imports the other; this module picks one ([`execute`]).
 
 mod capture;
+mod orphans;
 mod pipes;
 mod pty;
 pub mod spec;
 mod supervise;
 mod tree;
+
+pub use orphans::adopt_orphans;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,21 +11,24 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Stream};
+use super::orphans;
 use super::spec::{Outcome, Spec, launch_error};
 use super::supervise::{Exit, supervise};
 use super::tree::Tree;
 
-/// How long the pipe readers may take to finish once the tree is gone.
+/// How long the pipe readers may take to finish once the tree is gone; then they stop.
 const READER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Runs `spec` on pipes; never panics, never leaves a process behind.
 pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: ProgressSink) -> Outcome {
     let started = Instant::now();
+    let mark = orphans::new_mark();
     let mut cmd = tokio::process::Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..])
         .current_dir(&spec.cwd)
         .env_clear()
         .envs(&spec.env)
+        .env(orphans::MARK_VAR, &mark)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -35,7 +38,7 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
         Ok(c) => c,
         Err(e) => return Outcome::failed(launch_error(&e), started),
     };
-    let tree = Tree::new(child.id().map(|p| p as i32));
+    let tree = Tree::new(child.id().map(|p| p as i32), mark);
     // Whatever happens to this future (even a drop), the tree dies with it.
     let guard = tree.guard();
 
@@ -65,8 +68,12 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
         })
     };
     let ended = supervise(exit, &tree, &spec, &capture, &cancel, &progress).await;
-    for r in readers {
-        let _ = tokio::time::timeout(READER_DRAIN, r).await;
+    // A holder of the pipes that escaped every kill must not hold up the result, nor keep
+    // the call's progress sink open (the caller waits for it to close): stop reading.
+    for mut r in readers {
+        if tokio::time::timeout(READER_DRAIN, &mut r).await.is_err() {
+            r.abort();
+        }
     }
     drop(guard);
     ended.outcome(capture.take(false), started)

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Stream};
+use super::orphans;
 use super::spec::{Outcome, Spec};
 use super::supervise::{Exit, supervise};
 use super::tree::Tree;
@@ -46,6 +47,8 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    let mark = orphans::new_mark();
+    cmd.env(orphans::MARK_VAR, &mark);
     let mut child = match pty.slave.spawn_command(cmd) {
         Ok(c) => c,
         Err(e) => {
@@ -57,7 +60,7 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
         }
     };
     drop(pty.slave);
-    let tree = Tree::new(child.process_id().map(|p| p as i32));
+    let tree = Tree::new(child.process_id().map(|p| p as i32), mark);
     // Whatever happens to this future (even a drop), the tree dies with it.
     let guard = tree.guard();
     let reader = match pty.master.try_clone_reader() {
@@ -98,8 +101,13 @@ pub(super) async fn run(spec: Spec, cancel: CancellationToken, progress: Progres
     let ended = supervise(exit, &tree, &spec, &capture, &cancel, &progress).await;
     drop(pty.master);
     let _ = tokio::time::timeout(READER_DRAIN, reader_ended).await;
-    if let Some(f) = forwarder {
-        let _ = tokio::time::timeout(READER_DRAIN, f).await;
+    // A holder of the terminal that escaped every kill must not keep the call's progress
+    // sink open (the caller waits for it to close): stop forwarding. The reader thread
+    // stays blocked in `read` until that holder goes; what it reads then is dropped.
+    if let Some(mut f) = forwarder
+        && tokio::time::timeout(READER_DRAIN, &mut f).await.is_err()
+    {
+        f.abort();
     }
     drop(guard);
     ended.outcome(capture.take(true), started)

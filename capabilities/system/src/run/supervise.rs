@@ -1,7 +1,8 @@
 //! The life of one running command, the same for both backends: wait for it to exit while
 //! watching the deadline, the cancel token and the heartbeat; on timeout or cancel kill its
 //! tree (TERM, grace, KILL); after any end, kill what is left of the tree (background jobs,
-//! `setsid` escapees), which also closes the pipes or terminal they held.
+//! `setsid` escapees, orphans that came back to the node), which also closes the pipes or
+//! terminal they held. The call's dead orphans are reaped on every heartbeat and at the end.
 
 use std::future::Future;
 use std::time::Duration;
@@ -69,12 +70,15 @@ pub(super) async fn supervise(
             }
             _ = beat.tick() => {
                 tree.refresh();
+                tree.reap();
                 if capture.silent_for(spec.heartbeat) && progress.is_enabled() {
                     progress.send(String::new()).await;
                 }
             }
         }
     };
+    // The leader is gone: a last walk finds the orphans that came back since the last one.
+    tree.refresh();
     if timed_out || cancelled || tree.has_leftovers() {
         tree.kill(LEFTOVER_GRACE).await;
     }

@@ -1,11 +1,23 @@
 //! The process tree of one call, and how it dies. The command leads its own process group
 //! (pipes: `process_group(0)`; PTY: its own session), so the group is signalled as one; a
 //! descendant that left the group (`setsid`, `nohup … &` in a new session) is tracked by
-//! pid and start time from the walks [`Tree::refresh`] makes while the leader lives, and
-//! signalled by pid. Killing is TERM, a grace period, then KILL ([`Tree::kill`]); a
-//! [`Guard`] kills the tree with KILL at once when the call's future is dropped, so
-//! nothing outlives a call however it ends. Both backends use this; what a process is and
-//! who its children are comes from `openclaw_capability_api::process`.
+//! pid and start time from the walks [`Tree::refresh`] makes, and signalled by pid.
+//! Killing is TERM, a grace period, then KILL ([`Tree::kill`]); a [`Guard`] kills the tree
+//! with KILL at once when the call's future is dropped, so nothing outlives a call however
+//! it ends. Both backends use this; what a process is and who its children are comes from
+//! `openclaw_capability_api::process`.
+//!
+//! A walk starts from the leader while it lives, and from the call's orphans: where the
+//! node is a child subreaper (`orphans`, Linux), a descendant whose parent exited is
+//! reparented to the node, and the walk claims the node's children that are this call's
+//! (never the leader, which its backend waits for): one seen in an earlier walk (same pid
+//! and start time), one still in the leader's process group, or one whose environment
+//! carries the call's marker (`orphans::MARK_VAR`, set on the command, inherited by its
+//! descendants). That finds a `setsid`'ed daemon even when its parent was gone before any
+//! walk saw it. What it cannot find: an orphan that left the group *and* cleared or lost
+//! the marker (`env -i`, a set-uid program whose environment is unreadable) before any walk
+//! saw it; that one outlives the call, as it would without a subreaper. Claimed orphans
+//! that die are the node's zombies, and are reaped by pid ([`Tree::reap`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,8 +28,12 @@ use nix::unistd::Pid;
 use openclaw_capability_api::process;
 use tokio::time::Instant;
 
+use super::orphans;
+
 /// How often [`Tree::kill`] looks whether the tree is gone during the grace period.
 const POLL: Duration = Duration::from_millis(25);
+/// How long the tree may take to die after KILL (zombies to reap).
+const AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// The processes a call has started (cloning shares the record).
 #[derive(Clone)]
@@ -29,14 +45,18 @@ struct Seen {
     leader: Option<(i32, Option<u64>)>,
     /// Every descendant seen so far: pid → start time.
     descendants: HashMap<i32, u64>,
+    /// The marker in the environment of the call's processes.
+    mark: String,
 }
 
 impl Tree {
-    /// The tree of a command whose pid (and process group) is `leader`.
-    pub(super) fn new(leader: Option<i32>) -> Self {
+    /// The tree of a command whose pid (and process group) is `leader`, started with
+    /// `mark` (from `orphans::new_mark`) as its `orphans::MARK_VAR`.
+    pub(super) fn new(leader: Option<i32>, mark: String) -> Self {
         Self(Arc::new(Mutex::new(Seen {
             leader: leader.map(|pid| (pid, process::start_time(pid))),
             descendants: HashMap::new(),
+            mark,
         })))
     }
 
@@ -44,15 +64,51 @@ impl Tree {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records the leader's current descendants (nothing once the leader has exited: its
-    /// orphans are reparented, so only the ones seen before can still be found).
+    /// Records the current descendants of the leader (while it lives) and of the call's
+    /// orphans among this process's children (see the module doc), from one look at the
+    /// process table.
     pub(super) fn refresh(&self) {
+        let table = process::all();
+        let me = std::process::id() as i32;
         let mut seen = self.lock();
+        let mut roots = Vec::new();
         if let Some((pid, Some(started))) = seen.leader
-            && process::is_live_since(pid, started)
+            && table
+                .iter()
+                .any(|p| p.pid == pid && p.started == started && !p.zombie)
         {
-            let found = process::descendants(pid);
+            roots.push(pid);
+        }
+        let leader = seen.leader.map(|(pid, _)| pid);
+        for p in table
+            .iter()
+            .filter(|p| p.ppid == me && Some(p.pid) != leader)
+        {
+            let ours = seen.descendants.get(&p.pid) == Some(&p.started)
+                || Some(p.pgid) == leader
+                || (!p.zombie
+                    && process::environ(p.pid).is_some_and(|e| orphans::carries(&e, &seen.mark)));
+            if ours {
+                seen.descendants.insert(p.pid, p.started);
+                roots.push(p.pid);
+            }
+        }
+        for root in roots {
+            let found = process::descendants_in(&table, root);
             seen.descendants.extend(found);
+        }
+    }
+
+    /// Reaps the call's orphans that died as this process's children (pid, start time and
+    /// parent checked; the leader is never touched: its backend waits for it).
+    pub(super) fn reap(&self) {
+        let me = std::process::id() as i32;
+        let seen = self.lock();
+        for (&pid, &started) in &seen.descendants {
+            if process::info(pid).is_some_and(|i| i.zombie && i.ppid == me && i.started == started)
+            {
+                orphans::reap(pid);
+            }
         }
     }
 
@@ -94,18 +150,31 @@ impl Tree {
                 .any(|(&pid, &started)| process::is_live_since(pid, started))
     }
 
-    /// TERM to the whole tree, up to `grace` for it to go, then KILL to what is left.
+    /// TERM to the whole tree, up to `grace` for it to go, then KILL to what is left; then
+    /// up to [`AFTER_KILL`] for it to die, and the orphans among the dead are reaped.
     pub(super) async fn kill(&self, grace: Duration) {
         self.refresh();
         self.signal(Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
+        if !self.gone_within(grace).await {
+            self.refresh();
+            self.signal(Signal::SIGKILL);
+            self.gone_within(AFTER_KILL).await;
+        }
+        self.reap();
+    }
+
+    /// Whether nothing of the tree is alive within `wait`.
+    async fn gone_within(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
             if !self.any_alive() {
-                return;
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
             }
             tokio::time::sleep(POLL).await;
         }
-        self.signal(Signal::SIGKILL);
     }
 
     /// A guard that kills the tree when dropped.
@@ -122,7 +191,20 @@ pub(super) struct Guard(Tree);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.0.refresh();
-        self.0.signal(Signal::SIGKILL);
+        let tree = &self.0;
+        tree.refresh();
+        tree.signal(Signal::SIGKILL);
+        tree.reap();
+        // What was just killed dies in a moment: reap it off the async threads.
+        if tree.any_alive() {
+            let tree = tree.clone();
+            std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + AFTER_KILL;
+                while tree.any_alive() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(POLL);
+                }
+                tree.reap();
+            });
+        }
     }
 }
