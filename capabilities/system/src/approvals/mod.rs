@@ -1,10 +1,13 @@
 //! Local exec approvals: the document and its store ([`doc`]), command analysis
-//! (`analysis`) and the decision ([`policy`]). Pure except for reading the store and
-//! resolving executables on disk.
+//! (`analysis`), the tool options that run other programs (`escapes`), the `argPattern`
+//! dialect ([`argpattern`]) and the decision ([`policy`]). Pure except for reading the
+//! store and resolving executables on disk.
 
 pub(crate) mod analysis;
+pub mod argpattern;
 pub mod doc;
 pub mod policy;
 
+pub use argpattern::ArgPattern;
 pub use doc::{AllowEntry, ApprovalsDoc, ApprovalsStore, Ask, Security, Snapshot, StoreError};
 pub use policy::{EffectivePolicy, resolve_policy};

@@ -11,6 +11,7 @@ use openclaw_capability_api::Denial as ApiDenial;
 use sha2::{Digest as _, Sha256};
 
 use super::analysis::{Analysis, Segment, exe_name};
+use super::argpattern::ArgPattern;
 use super::doc::{AllowEntry, ApprovalsDoc, Ask, Security};
 
 /// The effective policy for one agent.
@@ -214,7 +215,7 @@ fn entry_matches(entry: &AllowEntry, seg: &Segment, resolved: &Resolved, cwd: &s
             } else {
                 args.join(" ")
             };
-            regex::Regex::new(p).is_ok_and(|re| re.is_match(&text))
+            ArgPattern::new(p).is_ok_and(|re| re.is_match(&text))
         }
     }
 }
@@ -523,6 +524,98 @@ mod tests {
             .unwrap()
             .display()
             .to_string()
+    }
+
+    fn with_arg_pattern(
+        mut p: EffectivePolicy,
+        pattern: &str,
+        arg_pattern: &str,
+    ) -> EffectivePolicy {
+        p.allowlist.push(AllowEntry {
+            id: Some(format!("re-{pattern}")),
+            pattern: pattern.into(),
+            arg_pattern: Some(arg_pattern.into()),
+            ..Default::default()
+        });
+        p
+    }
+
+    /// argPattern is ECMAScript without flags (`new RegExp(p).test(args)` in the
+    /// reference). Every expected answer below is what node 26 printed for
+    /// `new RegExp(pattern).test(text)` (an `error` there is `false` here: an invalid
+    /// pattern never matches).
+    #[test]
+    fn arg_patterns_are_ecmascript() {
+        const CASES: &[(&str, &str, bool)] = &[
+            (r"^\d+$", "\u{661}\u{662}\u{663}", false), // Arabic-Indic digits
+            (r"^\d+$", "123", true),
+            (r"^\d$", "\u{1D7D9}", false), // mathematical double-struck one
+            (r"^\w+$", "café", false),
+            (r"^\w+$", "abc_19", true),
+            (r"^\w+$", "straße", false),
+            (r"^\W$", "é", true),
+            (r"^\s$", "\u{a0}", true), // NBSP
+            (r"^\s$", "\u{1680}", true),
+            (r"^\s$", "\u{2000}", true),
+            (r"^\s$", "\u{200a}", true),
+            (r"^\s$", "\u{200b}", false), // zero-width space is not white space
+            (r"^\s$", "\u{2028}", true),
+            (r"^\s$", "\u{2029}", true),
+            (r"^\s$", "\u{202f}", true),
+            (r"^\s$", "\u{205f}", true),
+            (r"^\s$", "\u{3000}", true),
+            (r"^\s$", "\u{feff}", true),
+            (r"^\s$", "\u{85}", false), // NEL is Unicode white space, not JS
+            (r"^\s$", "\u{180e}", false),
+            (r"^\s$", "\u{b}", true),
+            (r"^\S$", "\u{85}", true),
+            (r"\bfoo\b", "éfooé", true), // é is not a word character
+            (r"\bfoo\b", "-foo-", true),
+            (r"\Bfoo", "éfoo", false),
+            (r"^a.b$", "a\nb", false),
+            (r"^a.b$", "a\rb", false),
+            (r"^a.b$", "a\u{2028}b", false),
+            (r"^a.b$", "a\u{85}b", true),
+            (r"^a.b$", "a😀b", false), // one code point, two UTF-16 units
+            (r"^[\d]+$", "\u{661}", false),
+            (r"^[^\d]$", "\u{661}", true),
+            (r"^[\w.-]+$", "é.x", false),
+            (r"^[\s]$", "\u{3000}", true),
+            (r"^[\D]$", "1", false),
+            (r"^[\w-z]$", "-", true),
+            (r"^\x41$", "A", true),
+            (r"^\u00e9$", "é", true),
+            (r"^a{2}$", "aa", true),
+            (r"^a{$", "a{", true),
+            (r"^{x}$", "{x}", true),
+            (r"^x]$", "x]", true),
+            (r"^[a[]$", "[", true),
+            (r"^[a&&b]$", "&", true),
+            (r"^\p{L}$", "p{L}", true), // no `u` flag: \p is a plain p
+            (r"^\p{L}$", "é", false),
+            (r"(?i)a", "a", false), // a syntax error in ECMAScript
+            (r"^\e$", "e", true),
+            (r"^\cJ$", "\n", true),
+            (r"^[\b]$", "\u{8}", true),
+            (r"^\-$", "-", true),
+            (r"^a\/b$", "a/b", true),
+            (r"x$", "x\n", false),
+            (r"(?<n>ab)c", "abc", true),
+            (r"^[^]$", "\n", true),
+            (r"status", "git status", true),
+        ];
+        let mut wrong = Vec::new();
+        for &(re, text, js) in CASES {
+            let p = with_arg_pattern(policy(Security::Allowlist, &[]), "echo", re);
+            let ours = matches!(
+                decide(&["echo", text], Path::new("/"), &p),
+                Decision::Allow { .. }
+            );
+            if ours != js {
+                wrong.push(format!("{re:?} on {text:?}: node says {js}, we say {ours}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]
