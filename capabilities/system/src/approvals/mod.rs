@@ -6,6 +6,7 @@
 pub(crate) mod analysis;
 pub mod argpattern;
 pub mod doc;
+pub(crate) mod escapes;
 pub mod policy;
 
 pub use argpattern::ArgPattern;
