@@ -11,7 +11,7 @@
 //! from configuration files someone else controls (a repository's `.git/config`), and
 //! interactive shell escapes in PTY mode (`vim`, `less`, `man`).
 
-use super::analysis::exe_name;
+use super::analysis::{SHELLS, exe_name};
 
 /// A use of an exec-capable option.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,18 @@ pub(crate) struct Rule {
 
 /// The table (documented in docs/exec-approvals.md; keep both in step).
 pub(crate) const RULES: &[Rule] = &[
+    // A shell as a command of its own (`./sh -c …` matched by a path entry such as
+    // `/usr/bin/*`): a trusted transport is analysed instead and never reaches this table.
+    Rule {
+        tools: SHELLS,
+        why: "is a shell: it runs whatever it is given",
+        find: any_use,
+    },
+    Rule {
+        tools: &["busybox", "toybox"],
+        why: "runs any of its applets, a shell among them",
+        find: any_use,
+    },
     Rule {
         tools: &["git"],
         why: "runs commands named in configuration (`!` aliases, hooks, core.sshCommand) or on the command line",
@@ -694,6 +706,8 @@ mod tests {
             (&["time", "id"], ""),
             (&["strace", "id"], ""),
             (&["command", "id"], ""),
+            (&["./sh", "-c", "id"], ""),
+            (&["busybox", "sh"], ""),
             (
                 &["tar", "-cf", "a.tar", "--to-command=id", "."],
                 "--to-command",

@@ -760,6 +760,17 @@ mod tests {
         assert!(matches!(d, Decision::Deny(_)), "{d:?}");
     }
 
+    /// `./sh` is not a trusted transport (attack 8), so it is a plain command; a path
+    /// entry that covers the real shell must not let it run an unanalysed payload.
+    #[test]
+    fn attack_8_relative_shell_is_not_covered_by_a_path_entry() {
+        let sh = real("sh");
+        let dir = Path::new(&sh).parent().unwrap().to_path_buf();
+        let p = policy(Security::Allowlist, &[&format!("{}/*", dir.display())]);
+        let d = decide(&["./sh", "-c", "id"], &dir, &p);
+        assert!(denied(&d).message().contains("`sh`"), "{d:?}");
+    }
+
     /// The issue's other bypass attempts with `git`, `echo` and `sh` allowed stay refused.
     #[test]
     fn attack_issue17_other_bypasses_stay_refused() {
