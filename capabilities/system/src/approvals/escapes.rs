@@ -131,12 +131,23 @@ fn long(arg: &str, long: &[&'static str]) -> Option<String> {
         .map(|l| l.to_string())
 }
 
+/// Where short options end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operands {
+    /// GNU getopt permutes: options may follow operands (tar, rsync).
+    Permuted,
+    /// BSD getopt (OpenSSH): the first operand ends the options; what follows is the
+    /// remote command or the file list.
+    End,
+}
+
 /// Reads getopt-style short options: `letters_with_value` take the rest of the cluster or
-/// the next argument. Calls `hit(letter, value)` for each; stops at `--`. Long options and
-/// operands are skipped.
+/// the next argument. Calls `hit(letter, value)` for each; stops at `--`. Long options are
+/// skipped; operands too, or they end the options.
 fn short_options(
     args: &[String],
     letters_with_value: &str,
+    operands: Operands,
     mut hit: impl FnMut(char, Option<&str>) -> Option<String>,
 ) -> Option<String> {
     let mut i = 0;
@@ -147,6 +158,9 @@ fn short_options(
             return None;
         }
         if !a.starts_with('-') || a.starts_with("--") || a.len() < 2 {
+            if operands == Operands::End && !a.starts_with('-') {
+                return None;
+            }
             continue;
         }
         for (at, letter) in a.char_indices().skip(1) {
@@ -283,7 +297,7 @@ fn tar(args: &[String]) -> Option<String> {
     {
         return Some(format!("-{l}"));
     }
-    short_options(args, "bCfFgHIKLNTVX", |l, _| {
+    short_options(args, "bCfFgHIKLNTVX", Operands::Permuted, |l, _| {
         matches!(l, 'I' | 'F').then(|| format!("-{l}"))
     })
 }
@@ -297,7 +311,9 @@ fn rsync(args: &[String]) -> Option<String> {
     {
         return Some(o);
     }
-    short_options(args, "eBfMT@", |l, _| (l == 'e').then(|| "-e".to_string()))
+    short_options(args, "eBfMT@", Operands::Permuted, |l, _| {
+        (l == 'e').then(|| "-e".to_string())
+    })
 }
 
 /// `-o Key=value` / `-oKey value` options that run local commands.
@@ -316,15 +332,20 @@ fn ssh_option(value: Option<&str>) -> Option<String> {
 }
 
 fn ssh(args: &[String]) -> Option<String> {
-    short_options(args, "BbcDEeFIiJLlmOoPpQRSWw", |l, v| match l {
-        'o' => ssh_option(v),
-        'F' => Some("-F".into()),
-        _ => None,
-    })
+    short_options(
+        args,
+        "BbcDEeFIiJLlmOoPpQRSWw",
+        Operands::End,
+        |l, v| match l {
+            'o' => ssh_option(v),
+            'F' => Some("-F".into()),
+            _ => None,
+        },
+    )
 }
 
 fn scp(args: &[String]) -> Option<String> {
-    short_options(args, "cDFiJlOoPSX", |l, v| match l {
+    short_options(args, "cDFiJlOoPSX", Operands::End, |l, v| match l {
         'o' => ssh_option(v),
         'F' | 'S' => Some(format!("-{l}")),
         _ => None,
@@ -332,7 +353,7 @@ fn scp(args: &[String]) -> Option<String> {
 }
 
 fn sftp(args: &[String]) -> Option<String> {
-    short_options(args, "aBbcDFiJlNoPRSsX", |l, v| match l {
+    short_options(args, "aBbcDFiJlNoPRSsX", Operands::End, |l, v| match l {
         'o' => ssh_option(v),
         'F' | 'S' | 'D' | 'b' => Some(format!("-{l}")),
         _ => None,
@@ -826,6 +847,7 @@ mod tests {
             &["rsync", "-avz", "a/", "b/"],
             &["ssh", "-o", "BatchMode=yes", "-p", "2222", "h", "uptime"],
             &["ssh", "-i", "key_F", "h"],
+            &["ssh", "h", "ls", "-F", "-o", "ProxyCommand=x"],
             &["scp", "-P", "22", "a", "h:b"],
             &["sftp", "-P", "22", "h"],
             &["awk", "{ print $1 }"],
