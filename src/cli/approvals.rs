@@ -87,9 +87,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("the pattern cannot be empty");
             }
             if let Some(re) = &arg_pattern {
-                regex::Regex::new(re).with_context(|| {
-                    format!("--arg-pattern {re:?} is not a valid regular expression")
-                })?;
+                openclaw_capability_system::approvals::ArgPattern::new(re)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| {
+                        format!("--arg-pattern {re:?} is not a valid regular expression")
+                    })?;
             }
             store.update(|doc| {
                 let list = &mut doc.agents.entry(agent.clone()).or_default().allowlist;

@@ -11,7 +11,9 @@ use openclaw_capability_api::Denial as ApiDenial;
 use sha2::{Digest as _, Sha256};
 
 use super::analysis::{Analysis, Segment, exe_name};
+use super::argpattern::ArgPattern;
 use super::doc::{AllowEntry, ApprovalsDoc, Ask, Security};
+use super::escapes::{Escape, find_escape};
 
 /// The effective policy for one agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,12 +183,29 @@ pub fn cwd_argv_hash(cwd: &str, argv: &[String]) -> String {
     format!("sha256:cwd-argv:v1:{}", hex::encode(h.finalize()))
 }
 
-/// Whether `entry` allows this segment.
-fn entry_matches(entry: &AllowEntry, seg: &Segment, resolved: &Resolved, cwd: &str) -> bool {
+/// How an allowlist entry covers a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// A manual bare `*` entry: any parsed command.
+    Anything,
+    /// An entry whose argPattern (or cwd-bound hash) matched these arguments: an explicit
+    /// permission, which also covers a tool's exec-capable options (`escapes`).
+    Arguments,
+    /// An entry for the executable without an argPattern: the tool doing its own job.
+    Executable,
+}
+
+/// How `entry` covers this segment, if it does.
+fn entry_matches(
+    entry: &AllowEntry,
+    seg: &Segment,
+    resolved: &Resolved,
+    cwd: &str,
+) -> Option<Cover> {
     let pattern = entry.pattern.trim();
     let allow_always = entry.source.as_deref() == Some("allow-always");
     if pattern == "*" && entry.arg_pattern.is_none() && !allow_always {
-        return true;
+        return Some(Cover::Anything);
     }
     let exe_ok = if pattern.contains('/') || pattern.contains('~') {
         glob_match(&expand_tilde(pattern), &resolved.real.to_string_lossy())
@@ -196,10 +215,10 @@ fn entry_matches(entry: &AllowEntry, seg: &Segment, resolved: &Resolved, cwd: &s
                 || glob_match(pattern, &exe_name(&seg.argv[0])))
     };
     if !exe_ok {
-        return false;
+        return None;
     }
-    match entry.arg_pattern.as_deref() {
-        None => !allow_always,
+    let args_ok = match entry.arg_pattern.as_deref() {
+        None => return (!allow_always).then_some(Cover::Executable),
         Some(p) if p.starts_with("sha256:cwd-argv:v1:") => p == cwd_argv_hash(cwd, &seg.argv),
         Some(p) if p.starts_with("sha256:") || allow_always => false,
         Some(p) => {
@@ -214,9 +233,31 @@ fn entry_matches(entry: &AllowEntry, seg: &Segment, resolved: &Resolved, cwd: &s
             } else {
                 args.join(" ")
             };
-            regex::Regex::new(p).is_ok_and(|re| re.is_match(&text))
+            ArgPattern::new(p).is_ok_and(|re| re.is_match(&text))
+        }
+    };
+    args_ok.then_some(Cover::Arguments)
+}
+
+/// The entry that covers a segment, in the reference's order (`matchAllowlist`): a bare
+/// `*`, else the first entry whose arguments match, else the first executable-only entry.
+fn best_match<'e>(
+    entries: &'e [AllowEntry],
+    seg: &Segment,
+    resolved: &Resolved,
+    cwd: &str,
+) -> Option<(&'e AllowEntry, Cover)> {
+    let mut executable_only = None;
+    for e in entries {
+        match entry_matches(e, seg, resolved, cwd) {
+            Some(Cover::Executable) => {
+                executable_only.get_or_insert((e, Cover::Executable));
+            }
+            Some(cover) => return Some((e, cover)),
+            None => {}
         }
     }
+    executable_only
 }
 
 /// Default safe bins: stdin filters that cannot reach files given the argument rules.
@@ -362,6 +403,8 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
     let cwd = facts.cwd.to_string_lossy().to_string();
     let mut matched = Vec::new();
     let mut misses: Vec<String> = Vec::new();
+    // Segments allowed by an executable-only entry that use an exec-capable option.
+    let mut escapes: Vec<(Escape, String)> = Vec::new();
     let mut resolved_segments = Vec::new();
     for seg in &facts.analysis.segments {
         let resolved = resolve_executable(&seg.argv[0], facts.cwd, facts.path_env);
@@ -370,18 +413,20 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
             resolved_segments.push(None);
             continue;
         };
-        let hit = policy
-            .allowlist
-            .iter()
-            .find(|e| entry_matches(e, seg, &r, &cwd));
-        match hit {
-            Some(e) => matched.extend(e.id.clone()),
+        match best_match(&policy.allowlist, seg, &r, &cwd) {
+            Some((_, Cover::Executable)) if let Some(e) = find_escape(&seg.argv) => {
+                escapes.push((e, r.real.display().to_string()));
+            }
+            Some((e, _)) => matched.extend(e.id.clone()),
             None if safe_bin(seg, &r) => {}
             None => misses.push(r.real.display().to_string()),
         }
         resolved_segments.push(Some(r));
     }
-    let satisfied = facts.analysis.ok() && misses.is_empty() && !facts.analysis.segments.is_empty();
+    let satisfied = facts.analysis.ok()
+        && misses.is_empty()
+        && escapes.is_empty()
+        && !facts.analysis.segments.is_empty();
     let requires_ask =
         ask == Ask::Always || (ask == Ask::OnMiss && security == Security::Allowlist && !satisfied);
     let how_to_allow = || {
@@ -393,6 +438,18 @@ pub(crate) fn evaluate(facts: &RunFacts<'_>, policy: &EffectivePolicy) -> Decisi
                     .failure
                     .as_deref()
                     .unwrap_or("the command could not be analysed")
+            );
+        }
+        if misses.is_empty()
+            && let Some((e, real)) = escapes.first()
+        {
+            let what = match e.option.as_str() {
+                "" => e.tool.to_string(),
+                o => format!("{} {o}", e.tool),
+            };
+            return format!(
+                " (`{what}` {why}; an allowlist entry without an argPattern does not permit that: add an entry for {real} with an argPattern that matches these arguments (`openclaw-node approvals allow {real} --arg-pattern '<regex>'`), or approve it through the gateway)",
+                why = e.why
             );
         }
         let targets: Vec<String> = misses
@@ -523,6 +580,239 @@ mod tests {
             .unwrap()
             .display()
             .to_string()
+    }
+
+    fn with_arg_pattern(
+        mut p: EffectivePolicy,
+        pattern: &str,
+        arg_pattern: &str,
+    ) -> EffectivePolicy {
+        p.allowlist.push(AllowEntry {
+            id: Some(format!("re-{pattern}")),
+            pattern: pattern.into(),
+            arg_pattern: Some(arg_pattern.into()),
+            ..Default::default()
+        });
+        p
+    }
+
+    /// argPattern is ECMAScript without flags (`new RegExp(p).test(args)` in the
+    /// reference). Every expected answer below is what node 26 printed for
+    /// `new RegExp(pattern).test(text)` (an `error` there is `false` here: an invalid
+    /// pattern never matches).
+    #[test]
+    fn arg_patterns_are_ecmascript() {
+        const CASES: &[(&str, &str, bool)] = &[
+            (r"^\d+$", "\u{661}\u{662}\u{663}", false), // Arabic-Indic digits
+            (r"^\d+$", "123", true),
+            (r"^\d$", "\u{1D7D9}", false), // mathematical double-struck one
+            (r"^\w+$", "café", false),
+            (r"^\w+$", "abc_19", true),
+            (r"^\w+$", "straße", false),
+            (r"^\W$", "é", true),
+            (r"^\s$", "\u{a0}", true), // NBSP
+            (r"^\s$", "\u{1680}", true),
+            (r"^\s$", "\u{2000}", true),
+            (r"^\s$", "\u{200a}", true),
+            (r"^\s$", "\u{200b}", false), // zero-width space is not white space
+            (r"^\s$", "\u{2028}", true),
+            (r"^\s$", "\u{2029}", true),
+            (r"^\s$", "\u{202f}", true),
+            (r"^\s$", "\u{205f}", true),
+            (r"^\s$", "\u{3000}", true),
+            (r"^\s$", "\u{feff}", true),
+            (r"^\s$", "\u{85}", false), // NEL is Unicode white space, not JS
+            (r"^\s$", "\u{180e}", false),
+            (r"^\s$", "\u{b}", true),
+            (r"^\S$", "\u{85}", true),
+            (r"\bfoo\b", "éfooé", true), // é is not a word character
+            (r"\bfoo\b", "-foo-", true),
+            (r"\Bfoo", "éfoo", false),
+            (r"^a.b$", "a\nb", false),
+            (r"^a.b$", "a\rb", false),
+            (r"^a.b$", "a\u{2028}b", false),
+            (r"^a.b$", "a\u{85}b", true),
+            (r"^a.b$", "a😀b", false), // one code point, two UTF-16 units
+            (r"^[\d]+$", "\u{661}", false),
+            (r"^[^\d]$", "\u{661}", true),
+            (r"^[\w.-]+$", "é.x", false),
+            (r"^[\s]$", "\u{3000}", true),
+            (r"^[\D]$", "1", false),
+            (r"^[\w-z]$", "-", true),
+            (r"^\x41$", "A", true),
+            (r"^\u00e9$", "é", true),
+            (r"^a{2}$", "aa", true),
+            (r"^a{$", "a{", true),
+            (r"^{x}$", "{x}", true),
+            (r"^x]$", "x]", true),
+            (r"^[a[]$", "[", true),
+            (r"^[a&&b]$", "&", true),
+            (r"^\p{L}$", "p{L}", true), // no `u` flag: \p is a plain p
+            (r"^\p{L}$", "é", false),
+            (r"(?i)a", "a", false), // a syntax error in ECMAScript
+            (r"^\e$", "e", true),
+            (r"^\cJ$", "\n", true),
+            (r"^[\b]$", "\u{8}", true),
+            (r"^\-$", "-", true),
+            (r"^a\/b$", "a/b", true),
+            (r"x$", "x\n", false),
+            (r"(?<n>ab)c", "abc", true),
+            (r"^[^]$", "\n", true),
+            (r"status", "git status", true),
+        ];
+        let mut wrong = Vec::new();
+        for &(re, text, js) in CASES {
+            let p = with_arg_pattern(policy(Security::Allowlist, &[]), "echo", re);
+            let ours = matches!(
+                decide(&["echo", text], Path::new("/"), &p),
+                Decision::Allow { .. }
+            );
+            if ours != js {
+                wrong.push(format!("{re:?} on {text:?}: node says {js}, we say {ours}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Issue 17: with only `git`, `echo` and `sh` allowed, `git -c alias.x=!id x` ran `id`.
+    /// A tool's exec-capable options need an entry whose argPattern permits them.
+    #[test]
+    fn attack_issue17_tool_options_that_run_commands_are_refused() {
+        let allowed = [
+            "git", "echo", "sh", "find", "xargs", "tar", "ssh", "awk", "sed",
+        ];
+        let p = policy(Security::Allowlist, &allowed);
+        let refused: &[(&[&str], &str)] = &[
+            (&["git", "-c", "alias.x=!id", "x"], "git -c"),
+            (
+                &["git", "--config-env=alias.x=EVIL", "x"],
+                "git --config-env",
+            ),
+            (&["git", "--exec-path=/tmp", "status"], "git --exec-path"),
+            (
+                &["git", "fetch", "--upload-pack=id", "origin"],
+                "git --upload-pack",
+            ),
+            (
+                &["git", "push", "--receive-pack", "id", "origin"],
+                "git --receive-pack",
+            ),
+            (&["find", ".", "-exec", "id", ";"], "find -exec"),
+            (&["find", ".", "-okdir", "id", ";"], "find -okdir"),
+            (&["xargs", "id"], "xargs"),
+            (&["nice", "git", "-c", "alias.x=!id", "x"], "git -c"),
+            (&["timeout", "5", "xargs", "id"], "xargs"),
+            (
+                &["tar", "-cf", "/dev/null", "--to-command=id", "."],
+                "tar --to-command",
+            ),
+            (&["tar", "-I", "id", "-xf", "x.tar"], "tar -I"),
+            (
+                &["ssh", "-o", "ProxyCommand=id", "h"],
+                "ssh -o ProxyCommand",
+            ),
+            (&["awk", "BEGIN{system(\"id\")}"], "awk system("),
+            (&["sed", "1e id", "/etc/hostname"], "sed e"),
+        ];
+        for (argv, what) in refused {
+            for argv in [
+                argv.to_vec(),
+                vec![
+                    "sh",
+                    "-c",
+                    &argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "),
+                ],
+            ] {
+                let d = decide(&argv, Path::new("/"), &p);
+                let msg = denied(&d).message();
+                assert!(
+                    msg.starts_with("SYSTEM_RUN_DENIED: approval required ("),
+                    "{argv:?}: {msg}"
+                );
+                assert!(
+                    msg.contains(&format!("`{what}`")),
+                    "{argv:?} should name {what}: {msg}"
+                );
+                assert!(
+                    msg.contains("argPattern"),
+                    "{argv:?} should name the fix: {msg}"
+                );
+            }
+        }
+        // Harmless uses of the same tools still run.
+        for argv in [
+            &["git", "status"][..],
+            &["git", "log", "-c", "--oneline"],
+            &["find", ".", "-name", "*.rs", "-print"],
+            &["tar", "-tf", "x.tar"],
+            &["ssh", "-o", "BatchMode=yes", "h", "uptime"],
+            &["awk", "{ print $1 }"],
+            &["sed", "-n", "s/a/b/gp"],
+        ] {
+            let d = decide(argv, Path::new("/"), &p);
+            assert!(matches!(d, Decision::Allow { .. }), "{argv:?}: {d:?}");
+        }
+        // An entry whose argPattern matches is an explicit permission.
+        let p = with_arg_pattern(p, "git", r"^-c alias\.x=!id x$");
+        let d = decide(&["git", "-c", "alias.x=!id", "x"], Path::new("/"), &p);
+        assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+        let d = decide(&["git", "-c", "alias.y=!id", "y"], Path::new("/"), &p);
+        assert!(matches!(d, Decision::Deny(_)), "{d:?}");
+    }
+
+    /// `./sh` is not a trusted transport (attack 8), so it is a plain command; a path
+    /// entry that covers the real shell must not let it run an unanalysed payload.
+    #[test]
+    fn attack_8_relative_shell_is_not_covered_by_a_path_entry() {
+        let sh = real("sh");
+        let dir = Path::new(&sh).parent().unwrap().to_path_buf();
+        let p = policy(Security::Allowlist, &[&format!("{}/*", dir.display())]);
+        let d = decide(&["./sh", "-c", "id"], &dir, &p);
+        assert!(denied(&d).message().contains("`sh`"), "{d:?}");
+    }
+
+    /// The issue's other bypass attempts with `git`, `echo` and `sh` allowed stay refused.
+    #[test]
+    fn attack_issue17_other_bypasses_stay_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(real("id"), dir.path().join("git")).unwrap();
+        let p = policy(Security::Allowlist, &["git", "echo", "sh"]);
+        for payload in [
+            "echo $(id)",
+            "echo `id`",
+            "echo \"$(id)\"",
+            "echo x > /tmp/openclaw-x",
+            "echo x >> /tmp/openclaw-x",
+            "git status < /etc/passwd",
+            "eval id",
+            "exec id",
+            "echo $PATH",
+            "echo ${IFS}",
+            "ec* x",
+            "echo ok\nid",
+            "echo ok \\\nid",
+            "sh -s",
+            "sh -c id",
+            "../../../../usr/bin/id",
+            "./git",
+            "env id",
+            "nice id",
+            "timeout 5 id",
+            "nohup id",
+            "stdbuf -o0 id",
+            "command id",
+            "command -v id",
+            "sudo id",
+            "setsid id",
+            "xargs id",
+        ] {
+            let d = decide(&["sh", "-c", payload], dir.path(), &p);
+            assert!(matches!(d, Decision::Deny(_)), "{payload:?} ran: {d:?}");
+        }
+        for argv in [&["sh", "-s"][..], &["./git"], &["sh", "./script.sh"]] {
+            let d = decide(argv, dir.path(), &p);
+            assert!(matches!(d, Decision::Deny(_)), "{argv:?} ran: {d:?}");
+        }
     }
 
     #[test]
