@@ -402,6 +402,20 @@ async fn an_agent_session_drives_a_real_chromium_through_the_gateway() {
         .proxy("POST", "/navigate", json!({"url": format!("{}/", r.site)}))
         .await;
     assert_eq!(nav["result"]["url"], format!("{}/", r.site));
+    // The network buffer saw that load, with its resource type and status.
+    let requests = r.proxy("GET", "/requests", json!({})).await;
+    assert!(
+        requests["result"]["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["url"] == format!("{}/", r.site)
+                && q["method"] == "GET"
+                && q["resourceType"] == "Document"
+                && q["status"] == 200
+                && q["ok"] == true),
+        "{requests}"
+    );
     let snap = r
         .proxy("GET", "/snapshot", json!({"mode": "efficient"}))
         .await;

@@ -12,7 +12,8 @@
 //!   selectors), [`input`] (mouse and keys), [`error`], [`http`] (request, response,
 //!   arguments).
 //! - [`snapshot`]: the role snapshot; [`policy`]: URL and file-system rules; [`keys`]: key
-//!   chords; [`cdp`]: raw calls; [`clock`]: ISO timestamps; [`memory`]: trimming the heap.
+//!   chords; [`cdp`]: raw calls; [`cdp_events`]: events as raw JSON, including those
+//!   chromiumoxide cannot decode; [`clock`]: ISO timestamps; [`memory`]: trimming the heap.
 //! - [`proxy`]: the `browser.proxy` command — gating, profile allowlist, timeout, the
 //!   `browser-v1` error envelope; [`transfer`]: files shipped back and uploads staged.
 //! - This file: the capability (its commands, availability, shutdown).
@@ -22,6 +23,7 @@
 pub mod act;
 pub mod action;
 pub mod cdp;
+pub mod cdp_events;
 pub mod clock;
 pub mod element;
 pub mod error;

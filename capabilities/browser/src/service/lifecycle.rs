@@ -12,6 +12,7 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 
 use crate::cdp::browser_call;
+use crate::cdp_events::EventHub;
 use crate::error::ServiceError;
 use crate::launch::{self, LaunchSpec};
 use crate::service::Service;
@@ -63,8 +64,11 @@ impl Service {
         let launched = launch::launch(&spec)
             .await
             .map_err(|e| ServiceError::new(500, e))?;
+        // Undecodable events come back as handler errors carrying their text, which the
+        // hub hands to the listeners (cdp_events.rs); ignoring them would drop them.
         let config = HandlerConfig {
             viewport: None,
+            ignore_invalid_messages: false,
             ..Default::default()
         };
         let connected = Browser::connect_with_config(launched.ws_url.clone(), config).await;
@@ -81,10 +85,12 @@ impl Service {
                 ));
             }
         };
+        let events = EventHub::default();
+        let hub = events.clone();
         let handler_task = tokio::spawn(async move {
             while let Some(event) = handler.next().await {
                 if let Err(e) = event {
-                    tracing::debug!(target: "browser", "cdp handler: {e}");
+                    hub.on_handler_error(&e);
                 }
             }
         });
@@ -98,7 +104,7 @@ impl Service {
             json!({"behavior": "allowAndName", "downloadPath": downloads, "eventsEnabled": true}),
         )
         .await;
-        tasks.extend(spawn_download_listeners(&browser, profile).await);
+        tasks.extend(spawn_download_listeners(&browser, profile, &events).await);
         tracing::info!(target: "browser", profile = %profile.name, pid = launched.pid, port = launched.port, headless,
             ms = started.elapsed().as_millis() as u64, "browser started");
         *guard = Some(Running {
@@ -107,6 +113,7 @@ impl Service {
             port: launched.port,
             child: launched.child,
             tasks,
+            events,
             user_data_dir: launched.user_data_dir,
             headless,
         });

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chromiumoxide::Browser;
 
+use crate::cdp_events::EventHub;
 use crate::launch;
 
 /// A browser that is running for a profile.
@@ -22,6 +23,8 @@ pub struct Running {
     pub(super) child: tokio::process::Child,
     /// Tasks to abort on stop (the CDP handler and the listeners).
     pub(super) tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The events chromiumoxide could not decode, for the tab listeners to subscribe to.
+    pub(super) events: EventHub,
     /// The user-data-dir (for the sweep).
     pub(super) user_data_dir: PathBuf,
     /// Headless or not, as launched.

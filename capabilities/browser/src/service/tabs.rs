@@ -187,12 +187,12 @@ impl Service {
             let _ = page_call(&page, "Page.enable", json!({})).await;
             // Headless windows include invisible browser chrome: pin the viewport so
             // screenshots and coordinates match the size agents expect.
-            let headless = profile
+            let (headless, events) = profile
                 .running
                 .lock()
                 .await
                 .as_ref()
-                .is_some_and(|r| r.headless);
+                .map_or((false, None), |r| (r.headless, Some(r.events.clone())));
             if headless {
                 let _ = page_call(
                     &page,
@@ -201,7 +201,9 @@ impl Service {
                 )
                 .await;
             }
-            spawn_tab_listeners(&page, profile, target).await;
+            if let Some(events) = events {
+                spawn_tab_listeners(&page, profile, target, &events).await;
+            }
         }
         Ok(page)
     }
