@@ -217,3 +217,33 @@ async fn an_orphan_that_exits_during_the_call_leaves_no_zombie() {
         }
     }
 }
+
+/// An orphan no call claims (here: the member of a group whose leader, like a browser's
+/// main process, died first) comes back to the subreaper node; when it dies it must be
+/// reaped rather than stay the node's zombie until the node exits.
+#[tokio::test]
+async fn an_orphan_no_call_claims_is_reaped_when_it_dies() {
+    use std::os::unix::process::CommandExt as _;
+    let _one = ONE_AT_A_TIME.lock().await;
+    adopt_orphans();
+    let mut leader = std::process::Command::new("sh")
+        .args(["-c", "sleep 0.3 & echo $!"])
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(leader.stdout.as_mut().unwrap(), &mut out).unwrap();
+    leader.wait().unwrap();
+    let orphan: i32 = out.trim().parse().unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // It is the node's child now, then its zombie for an instant, then gone.
+    while std::fs::metadata(format!("/proc/{orphan}")).is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the orphan {orphan} is still {:?} {WAIT:?} after it was orphaned",
+            stat(orphan)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

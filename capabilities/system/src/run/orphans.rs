@@ -43,7 +43,14 @@ pub fn adopt_orphans() -> bool {
     #[cfg(target_os = "linux")]
     {
         match nix::sys::prctl::set_child_subreaper(true) {
-            Ok(()) => true,
+            Ok(()) => {
+                // Orphans no call claims (a browser helper whose main process died first)
+                // would stay zombies until the node exits: reap them as they die.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(reap_strays_on_sigchld());
+                }
+                true
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot become a child subreaper; escaped processes of system.run may outlive their call");
                 false
@@ -63,6 +70,39 @@ pub(super) fn reap(pid: i32) {
     let _ = waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
 }
 
+/// Reaps stray zombies each time a child dies, for as long as the runtime lives.
+#[cfg(target_os = "linux")]
+async fn reap_strays_on_sigchld() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut children) = signal(SignalKind::child()) else {
+        return;
+    };
+    while children.recv().await.is_some() {
+        let _ = tokio::task::spawn_blocking(reap_strays).await;
+    }
+}
+
+/// Reaps the zombie children of this process that it adopted as a subreaper and that no
+/// call claimed. Such a zombie is told from a child this process started (which tokio,
+/// `std` or portable-pty waits for) by its process group: the node starts every child
+/// either in the node's own group or as the leader of a new one, never in another child's
+/// group, so a zombie child in a group led by some other process was adopted.
+pub fn reap_strays() -> usize {
+    let me = std::process::id() as i32;
+    let own_group = nix::unistd::getpgrp().as_raw();
+    let strays: Vec<i32> = openclaw_capability_api::process::all()
+        .into_iter()
+        .filter(|p| is_stray(p, me, own_group))
+        .map(|p| p.pid)
+        .collect();
+    strays.iter().for_each(|pid| reap(*pid));
+    strays.len()
+}
+
+fn is_stray(p: &openclaw_capability_api::process::Info, me: i32, own_group: i32) -> bool {
+    p.zombie && p.ppid == me && p.pgid != p.pid && p.pgid != own_group
+}
+
 /// Whether `environ` (NUL-separated `KEY=value`) holds the marker `mark`.
 pub(super) fn carries(environ: &[u8], mark: &str) -> bool {
     let want = format!("{MARK_VAR}={mark}");
@@ -72,6 +112,35 @@ pub(super) fn carries(environ: &[u8], mark: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_zombie_children_in_another_childs_group_are_strays() {
+        use openclaw_capability_api::process::Info;
+        let me = 100;
+        let own_group = 90;
+        let child = |pid, pgid, zombie| Info {
+            pid,
+            ppid: me,
+            pgid,
+            zombie,
+            started: 1,
+        };
+        // Adopted: a helper of a dead browser (group 200, led by its dead main process).
+        assert!(is_stray(&child(201, 200, true), me, own_group));
+        // Started by this process: a group leader, or in the node's own group.
+        assert!(!is_stray(&child(300, 300, true), me, own_group));
+        assert!(!is_stray(&child(301, own_group, true), me, own_group));
+        // Alive, or somebody else's child.
+        assert!(!is_stray(&child(202, 200, false), me, own_group));
+        assert!(!is_stray(
+            &Info {
+                ppid: 1,
+                ..child(203, 200, true)
+            },
+            me,
+            own_group
+        ));
+    }
 
     #[test]
     fn a_marker_matches_only_as_a_whole_entry() {
