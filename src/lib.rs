@@ -41,7 +41,11 @@
 //! Capabilities that start processes find them through `openclaw_capability_api::process`
 //! (`/proc` on Linux, `ps` elsewhere); `system.run`'s two backends, pipes and a PTY, share
 //! one process tree that dies with its call, whether it ends, times out, is cancelled or is
-//! dropped. `capabilities/browser` (Cargo feature `browser`) serves `browser.proxy`
+//! dropped; on Linux the composition root makes the node a child subreaper, so a call's
+//! orphans come back to it and die with that tree. The commands whose answers must match
+//! the reference node host read their params as its JavaScript does
+//! (`openclaw_capability_api::js`), and `tests/it/differential.rs` compares the two on the
+//! real Gateway. `capabilities/browser` (Cargo feature `browser`) serves `browser.proxy`
 //! in-process: `proxy` gates a call and wraps its reply, `routes/` answers each route
 //! against `service/` (profiles, one Chromium process tree each, tabs and their event
 //! buffers), and `/act` decodes its body into a typed `action::Action` before it touches a

@@ -123,7 +123,7 @@ impl NavPolicy {
 /// NAT64's well-known prefix (the translator forwards to it) and 6to4 (a relay forwards
 /// to it). So `64:ff9b::1.1.1.1` is public like `::ffff:1.1.1.1`, and
 /// `64:ff9b::127.0.0.1` or `2002:a9fe:a9fe::` are refused like the IPv4 address inside.
-/// Every other form that embeds an IPv4 address is refused whole (see [`NOT_PUBLIC_V6`]),
+/// Every other form that embeds an IPv4 address is refused whole (see `NOT_PUBLIC_V6`),
 /// and so is everything outside global unicast `2000::/3`.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {

@@ -97,15 +97,14 @@ pub struct PolicyFields {
 
 impl PolicyFields {
     fn drop_unknown(&mut self) {
-        let known_security =
-            |v: &Option<String>| v.as_deref().is_some_and(|s| Security::parse(s).is_some());
-        if !known_security(&self.security) {
+        let known_security = |v: Option<&str>| v.and_then(Security::parse).is_some();
+        if !known_security(self.security.as_deref()) {
             self.security = None;
         }
-        if !known_security(&self.ask_fallback) {
+        if !known_security(self.ask_fallback.as_deref()) {
             self.ask_fallback = None;
         }
-        if !self.ask.as_deref().is_some_and(|a| Ask::parse(a).is_some()) {
+        if self.ask.as_deref().and_then(Ask::parse).is_none() {
             self.ask = None;
         }
     }

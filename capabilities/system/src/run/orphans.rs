@@ -87,7 +87,8 @@ async fn reap_strays_on_sigchld() {
 /// `std` or portable-pty waits for) by its process group: the node starts every child
 /// either in the node's own group or as the leader of a new one, never in another child's
 /// group, so a zombie child in a group led by some other process was adopted.
-pub fn reap_strays() -> usize {
+#[cfg(target_os = "linux")]
+fn reap_strays() -> usize {
     let me = std::process::id() as i32;
     let own_group = nix::unistd::getpgrp().as_raw();
     let strays: Vec<i32> = openclaw_capability_api::process::all()
@@ -99,6 +100,7 @@ pub fn reap_strays() -> usize {
     strays.len()
 }
 
+#[cfg(target_os = "linux")]
 fn is_stray(p: &openclaw_capability_api::process::Info, me: i32, own_group: i32) -> bool {
     p.zombie && p.ppid == me && p.pgid != p.pid && p.pgid != own_group
 }
@@ -113,6 +115,7 @@ pub(super) fn carries(environ: &[u8], mark: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn only_zombie_children_in_another_childs_group_are_strays() {
         use openclaw_capability_api::process::Info;
