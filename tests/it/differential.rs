@@ -716,6 +716,7 @@ fn cases() -> Vec<Case> {
             r#"{}"#,
         ),
     ];
+    v.extend(browser_cases());
     let many: Vec<String> = (0..300).map(|i| format!("\"bin{i}\"")).collect();
     v.push(Case {
         name: "which/many",
@@ -750,6 +751,66 @@ fn cases() -> Vec<Case> {
     v
 }
 
+/// `browser.proxy` calls whose answers do not depend on the browser's process (no pids,
+/// ports or tab ids): bad params, unknown routes, refused navigations.
+fn browser_cases() -> Vec<Case> {
+    let b = |name, params| case(name, "browser.proxy", params);
+    vec![
+        b("browser/no-path", r#"{}"#),
+        b("browser/path-number", r#"{"path":5}"#),
+        b("browser/path-empty", r#"{"path":""}"#),
+        b("browser/unknown-route", r#"{"path":"/no-such-route"}"#),
+        b(
+            "browser/unknown-route-post",
+            r#"{"path":"/no-such-route","method":"POST"}"#,
+        ),
+        b("browser/method-bogus", r#"{"path":"/","method":"BREW"}"#),
+        b(
+            "browser/method-number",
+            r#"{"path":"/no-such-route","method":5}"#,
+        ),
+        b(
+            "browser/profile-unknown",
+            r#"{"path":"/","profile":"no-such-profile"}"#,
+        ),
+        b(
+            "browser/profile-number",
+            r#"{"path":"/no-such-route","profile":5}"#,
+        ),
+        b(
+            "browser/body-string",
+            r#"{"path":"/tabs/open","method":"POST","body":"x"}"#,
+        ),
+        b(
+            "browser/open-no-url",
+            r#"{"path":"/tabs/open","method":"POST","body":{}}"#,
+        ),
+        b(
+            "browser/navigate-no-url",
+            r#"{"path":"/navigate","method":"POST","body":{}}"#,
+        ),
+        b(
+            "browser/act-no-kind",
+            r#"{"path":"/act","method":"POST","body":{}}"#,
+        ),
+        b(
+            "browser/act-bogus-kind",
+            r#"{"path":"/act","method":"POST","body":{"kind":"bogus"}}"#,
+        ),
+        b(
+            "browser/query-wrong-type",
+            r#"{"path":"/no-such-route","query":"x"}"#,
+        ),
+        b("browser/snapshot-blank-page", r#"{"path":"/snapshot"}"#),
+        b(
+            "browser/timeout-string",
+            r#"{"path":"/no-such-route","timeoutMs":"x"}"#,
+        ),
+        b("browser/bad-escape", r#"{"path":"/tabs/%zz"}"#),
+        b("browser/params-array", r#"["/"]"#),
+    ]
+}
+
 /// Removes what legitimately differs between the two nodes' answers: our documented
 /// `durationMs` addition, the node ids and random (UUID v4) entry ids.
 fn normalise(mut answer: Value, node_id: &str) -> Value {
@@ -757,6 +818,10 @@ fn normalise(mut answer: Value, node_id: &str) -> Value {
         match v {
             Value::Object(map) => {
                 map.remove("durationMs");
+                // A browser tab's id is Chromium's own random one.
+                if let Some(Value::String(id)) = map.get_mut("targetId") {
+                    *id = "<target>".into();
+                }
                 // Allowlist entry ids are random UUIDs on both sides.
                 if let Some(Value::String(id)) = map.get_mut("id")
                     && uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 4)
@@ -910,7 +975,7 @@ fn spawn_our_node(
 ) -> tokio::process::Child {
     std::fs::write(
         state.join("config.toml"),
-        "[exec]\nsecurity = \"full\"\nask = \"off\"\n\n[browser]\nenabled = false\n",
+        "[exec]\nsecurity = \"full\"\nask = \"off\"\n\n[browser]\nenabled = true\nheadless = true\n",
     )
     .unwrap();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
@@ -954,6 +1019,15 @@ async fn approved_node(op: &OperatorClient, name: &str) -> String {
 #[ignore = "needs the real Gateway: scripts/test"]
 async fn our_node_answers_like_the_reference_node_host() {
     let _guard = REAL.lock().await;
+    // Both browsers headless with their default navigation policy (as root the reference
+    // needs noSandbox; ours turns the sandbox off as root by itself).
+    let ts_conf = real_home().join("home-ts-node/.openclaw/openclaw.json");
+    std::fs::create_dir_all(ts_conf.parent().unwrap()).unwrap();
+    std::fs::write(
+        &ts_conf,
+        r#"{"browser": {"noSandbox": true, "headless": true}}"#,
+    )
+    .unwrap();
     real(&["start"]).await;
     real(&["ts-node", "stop"]).await;
     real(&["ts-node", "start"]).await;

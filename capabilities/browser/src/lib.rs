@@ -159,42 +159,42 @@ mod tests {
             ..Default::default()
         });
         let cases = [
-            (json!({}), "INVALID_REQUEST: path required"),
+            (json!({}), "Error: INVALID_REQUEST: path required"),
             (
                 json!({"path": "/", "method": "PUT"}),
-                "INVALID_REQUEST: method must be GET, POST, or DELETE",
+                "Error: INVALID_REQUEST: method must be GET, POST, or DELETE",
             ),
             (
                 json!({"path": "/profiles/create", "method": "POST"}),
-                "INVALID_REQUEST: browser.proxy cannot mutate persistent browser profiles",
+                "Error: INVALID_REQUEST: browser.proxy cannot mutate persistent browser profiles",
             ),
             (
                 json!({"path": "profiles/work", "method": "DELETE"}),
-                "INVALID_REQUEST: browser.proxy cannot mutate persistent browser profiles",
+                "Error: INVALID_REQUEST: browser.proxy cannot mutate persistent browser profiles",
             ),
             (
                 json!({"path": "/reset-profile/", "method": "POST"}),
-                "INVALID_REQUEST: browser.proxy cannot mutate persistent browser profiles",
+                "Error: INVALID_REQUEST: browser.proxy cannot mutate persistent browser profiles",
             ),
             (
                 json!({"path": "/system-profiles"}),
-                "INVALID_REQUEST: browser.proxy cannot run host-local browser routes",
+                "Error: INVALID_REQUEST: browser.proxy cannot run host-local browser routes",
             ),
             (
                 json!({"path": "/profiles/import", "method": "POST"}),
-                "INVALID_REQUEST: browser.proxy cannot run host-local browser routes",
+                "Error: INVALID_REQUEST: browser.proxy cannot run host-local browser routes",
             ),
             (
                 json!({"path": "/tabs", "profile": "work"}),
-                "INVALID_REQUEST: browser profile not allowed",
+                "Error: INVALID_REQUEST: browser profile not allowed",
             ),
             (
                 json!({"path": "/tabs", "query": {"profile": "work"}}),
-                "INVALID_REQUEST: browser profile not allowed",
+                "Error: INVALID_REQUEST: browser profile not allowed",
             ),
             (
                 json!({"path": "/tabs", "upload": {}}),
-                "INVALID_REQUEST: upload is only accepted by browser.proxy.upload.v1",
+                "Error: INVALID_REQUEST: browser.proxy does not accept upload envelopes",
             ),
         ];
         for (params, want) in cases {
@@ -210,7 +210,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.message,
-            "INVALID_REQUEST: browser.proxy.upload.v1 requires upload"
+            "Error: INVALID_REQUEST: browser.proxy.upload.v1 requires an upload envelope"
         );
         let (off, _d) = cap(BrowserSettings {
             enabled: false,

@@ -21,34 +21,44 @@ use crate::transfer::{collect_files, invalid, stage_upload};
 /// Default `browser.proxy` timeout when the call gives none.
 pub const DEFAULT_PROXY_TIMEOUT_MS: u64 = 20_000;
 
-/// `browser.proxy` params (spec commands.md §11).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `browser.proxy` params (spec commands.md §11), read as the reference reads them: a
+/// field of the wrong type is ignored (a numeric `method` is `GET`, a `query` that is not
+/// an object is none), and params that are not an object have no `path`.
+#[derive(Debug, Default)]
 pub struct ProxyParams {
     /// Route path (a leading `/` is added).
-    #[serde(default)]
     pub path: Option<String>,
     /// `GET` (default), `POST` or `DELETE`.
-    #[serde(default)]
     pub method: Option<String>,
     /// Query values (string, number, boolean; null dropped).
-    #[serde(default)]
     pub query: Option<Map<String, Value>>,
     /// Any JSON body.
-    #[serde(default)]
     pub body: Option<Value>,
     /// The profile (also read from query and body).
-    #[serde(default)]
     pub profile: Option<String>,
     /// Request timeout.
-    #[serde(default)]
     pub timeout_ms: Option<f64>,
     /// `browser-v1` for the structured error envelope.
-    #[serde(default)]
     pub error_envelope: Option<String>,
     /// Only for `browser.proxy.upload.v1`.
-    #[serde(default)]
     pub upload: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for ProxyParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Ok(Self {
+            path: text("path"),
+            method: text("method").map(|m| m.trim().to_string()),
+            query: v.get("query").and_then(Value::as_object).cloned(),
+            body: v.get("body").filter(|b| !b.is_null()).cloned(),
+            profile: text("profile"),
+            timeout_ms: v.get("timeoutMs").and_then(Value::as_f64),
+            error_envelope: text("errorEnvelope"),
+            upload: v.get("upload").filter(|u| !u.is_null()).cloned(),
+        })
+    }
 }
 
 /// `browser.proxy`, or `browser.proxy.upload.v1` when `upload`.
@@ -159,11 +169,13 @@ impl Command for Proxy {
         query.insert("profile".into(), profile.clone());
         match (self.upload, p.upload) {
             (false, Some(_)) => {
+                return Err(invalid("browser.proxy does not accept upload envelopes"));
+            }
+            (true, None) => {
                 return Err(invalid(
-                    "upload is only accepted by browser.proxy.upload.v1",
+                    "browser.proxy.upload.v1 requires an upload envelope",
                 ));
             }
-            (true, None) => return Err(invalid("browser.proxy.upload.v1 requires upload")),
             (true, Some(u)) => {
                 let prof = svc.profile(&profile).map_err(|e| invalid(&e.message))?;
                 let staged = stage_upload(&prof.uploads_dir(), &u)?;

@@ -357,10 +357,12 @@ pub fn build(nodes: &[AxNode], opts: &Options) -> Snapshot {
     let mut truncated = false;
     let mut text;
     if text_lines.is_empty() {
+        // An empty page is an empty snapshot, as the reference's default (`ai`) route
+        // gives it (seen on about:blank).
         text = if opts.interactive {
             "(no interactive elements)".to_string()
         } else {
-            "(empty page)".to_string()
+            String::new()
         };
     } else {
         if let Some(max) = opts.max_chars.filter(|m| *m > 0) {
@@ -651,7 +653,7 @@ mod tests {
         let empty = AxNode::parse_all(
             &json!([{"nodeId": "1", "role": {"value": "RootWebArea"}, "childIds": []}]),
         );
-        assert_eq!(build(&empty, &Options::default()).text, "(empty page)");
+        assert_eq!(build(&empty, &Options::default()).text, "");
         assert_eq!(
             build(
                 &empty,

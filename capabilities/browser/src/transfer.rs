@@ -18,9 +18,10 @@ pub const MAX_FILES: usize = 256;
 /// Largest upload (decoded, all files together).
 pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
 
-/// The proxy's own refusal of a request: `INVALID_REQUEST` with the reference's text.
+/// The proxy's own refusal of a request: `INVALID_REQUEST` with the reference's text, as
+/// the text of the JavaScript `Error` it throws (hence `Error: `).
 pub fn invalid(msg: &str) -> CapabilityError {
-    CapabilityError::invalid_request(format!("INVALID_REQUEST: {msg}"))
+    CapabilityError::invalid_request(format!("Error: INVALID_REQUEST: {msg}"))
 }
 
 /// The result paths shipped back: `path`, `imagePath`, `download.path`, `downloads[].path`

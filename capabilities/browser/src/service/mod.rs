@@ -112,10 +112,25 @@ impl Service {
 
     /// A profile by name.
     pub fn profile(&self, name: &str) -> Result<Arc<Profile>, ServiceError> {
-        self.profiles
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ServiceError::new(404, format!("browser profile \"{name}\" not found")))
+        self.profiles.get(name).cloned().ok_or_else(|| {
+            // The reference's words: the default profile first, then the others.
+            let default = self.default_profile();
+            let names: Vec<&str> = std::iter::once(default)
+                .chain(
+                    self.profiles
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|n| *n != default),
+                )
+                .collect();
+            ServiceError::new(
+                404,
+                format!(
+                    "Profile \"{name}\" not found. Available profiles: {}",
+                    names.join(", ")
+                ),
+            )
+        })
     }
 
     /// The browser binary for this machine.
