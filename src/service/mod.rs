@@ -624,6 +624,19 @@ mod tests {
         assert_eq!(mode & 0o777, 0o644);
     }
 
+    /// Writes `plan`'s unit into `dir` and returns what `systemd-analyze verify` printed on
+    /// stderr.
+    fn verify_unit(dir: &std::path::Path, plan: &InstallPlan) -> String {
+        let unit = dir.join(UNIT_NAME);
+        std::fs::write(&unit, &plan.files[1].contents).unwrap();
+        let out = Process::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&unit)
+            .output()
+            .unwrap_or_else(|e| panic!("systemd-analyze is needed ({e}): run scripts/test"));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     #[test]
     #[ignore = "needs systemd-analyze: scripts/test"]
     fn rendered_unit_passes_systemd_analyze_verify() {
@@ -633,15 +646,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(Platform::Systemd, Scope::System);
         o.exec = PathBuf::from("/bin/true");
-        let plan = plan_install(&o).unwrap();
-        let unit = dir.path().join(UNIT_NAME);
-        std::fs::write(&unit, &plan.files[1].contents).unwrap();
-        let out = Process::new("systemd-analyze")
-            .args(["verify", "--man=no"])
-            .arg(&unit)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = verify_unit(dir.path(), &plan_install(&o).unwrap());
         // Offline (no running systemd) verify still parses the unit; only problems with
         // the unit itself fail the test.
         let bad: Vec<&str> = stderr
@@ -774,15 +779,7 @@ mod tests {
         let mut o = opts(Platform::Systemd, Scope::User);
         o.exec = exec.clone();
         o.run_args = hostile_run_args();
-        let plan = plan_install(&o).unwrap();
-        let unit = dir.path().join(UNIT_NAME);
-        std::fs::write(&unit, &plan.files[1].contents).unwrap();
-        let out = Process::new("systemd-analyze")
-            .args(["verify", "--man=no"])
-            .arg(&unit)
-            .output()
-            .unwrap_or_else(|e| panic!("systemd-analyze is needed ({e}): run scripts/test"));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = verify_unit(dir.path(), &plan_install(&o).unwrap());
         let bad: Vec<&str> = stderr
             .lines()
             .filter(|l| l.contains(UNIT_NAME) && !l.contains("Failed to"))
@@ -792,14 +789,7 @@ mod tests {
         // A missing executable makes verify print argv[0] as systemd resolved it.
         let missing = dir.path().join("100% $HOME-node");
         o.exec = missing.clone();
-        let plan = plan_install(&o).unwrap();
-        std::fs::write(&unit, &plan.files[1].contents).unwrap();
-        let out = Process::new("systemd-analyze")
-            .args(["verify", "--man=no"])
-            .arg(&unit)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = verify_unit(dir.path(), &plan_install(&o).unwrap());
         assert!(
             stderr.contains(&format!("Command {} is not executable", missing.display())),
             "systemd-analyze verify: {stderr}"
