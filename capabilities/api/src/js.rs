@@ -22,6 +22,15 @@ pub fn decode_params_json(params_json: Option<&str>) -> Result<Value, Capability
     })
 }
 
+/// Params text decoded as the reference decodes it ([`decode_params_json`]), then read by
+/// `P`'s `Deserialize`, which for these commands is lenient and refuses no JSON value.
+pub fn decode_params<P: serde::de::DeserializeOwned>(
+    params_json: Option<&str>,
+) -> Result<P, CapabilityError> {
+    let value = decode_params_json(params_json)?;
+    serde_json::from_value(value).map_err(|e| CapabilityError::invalid_request(e.to_string()))
+}
+
 /// `String(value)`.
 pub fn to_string(value: &Value) -> String {
     match value {

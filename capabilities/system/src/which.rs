@@ -52,8 +52,7 @@ impl Command for SystemWhich {
     }
 
     fn parse(&self, params_json: Option<&str>) -> Result<WhichParams, CapabilityError> {
-        let value = js::decode_params_json(params_json)?;
-        serde_json::from_value(value).map_err(|e| CapabilityError::invalid_request(e.to_string()))
+        js::decode_params(params_json)
     }
 
     async fn run(

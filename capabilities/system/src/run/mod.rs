@@ -251,15 +251,6 @@ pub(crate) fn command_text(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// Params text decoded as the reference decodes it ([`js::decode_params_json`]), then read
-/// leniently by the params type's `Deserialize`, which never refuses a JSON value.
-fn reference_params<P: serde::de::DeserializeOwned>(
-    params_json: Option<&str>,
-) -> Result<P, CapabilityError> {
-    let value = js::decode_params_json(params_json)?;
-    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
-}
-
 fn invalid(m: impl Into<String>) -> CapabilityError {
     CapabilityError::invalid_request(m)
 }
@@ -358,7 +349,7 @@ impl Command for SystemRun {
     }
 
     fn parse(&self, params_json: Option<&str>) -> Result<RunParams, CapabilityError> {
-        reference_params(params_json)
+        js::decode_params(params_json)
     }
 
     async fn run(&self, p: RunParams, ctx: CallContext) -> Result<RunResult, CapabilityError> {
@@ -704,7 +695,7 @@ impl Command for SystemRunPrepare {
     }
 
     fn parse(&self, params_json: Option<&str>) -> Result<PrepareParams, CapabilityError> {
-        reference_params(params_json)
+        js::decode_params(params_json)
     }
 
     async fn run(&self, p: PrepareParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
