@@ -65,6 +65,9 @@ pub struct RawConfig {
     /// `[camera]` (checked against the camera capability's schema when it is built in).
     #[serde(default)]
     pub camera: toml::Table,
+    /// `[mcp]`: node-hosted MCP servers (`[mcp.servers.<name>]`).
+    #[serde(default)]
+    pub mcp: toml::Table,
 }
 
 /// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
@@ -182,6 +185,8 @@ pub struct Config {
     /// `[camera]`.
     #[cfg(feature = "camera")]
     pub camera: openclaw_capability_camera::CameraSettings,
+    /// `[mcp]`.
+    pub mcp: openclaw_capability_mcp::McpSettings,
 }
 
 /// `[device]`, validated.
@@ -436,6 +441,7 @@ impl Config {
             screen: section(&raw.screen, "screen")?,
             #[cfg(feature = "camera")]
             camera: section(&raw.camera, "camera")?,
+            mcp: mcp_settings(&raw.mcp)?,
         })
     }
 }
@@ -450,8 +456,16 @@ pub fn default_display_name() -> String {
         .unwrap_or_else(|| "openclaw-node".into())
 }
 
-/// Parses a capability's section (`[screen]`, `[camera]`) into its settings type.
-#[cfg(any(feature = "screen", feature = "camera"))]
+/// Parses and checks `[mcp]`.
+fn mcp_settings(table: &toml::Table) -> Result<openclaw_capability_mcp::McpSettings, ConfigError> {
+    let settings: openclaw_capability_mcp::McpSettings = section(table, "mcp")?;
+    settings
+        .validate()
+        .map_err(|(key, reason)| ConfigError::Invalid { key, reason })?;
+    Ok(settings)
+}
+
+/// Parses a capability's section (`[screen]`, `[camera]`, `[mcp]`) into its settings type.
 fn section<T: serde::de::DeserializeOwned>(
     table: &toml::Table,
     key: &str,
