@@ -1,6 +1,6 @@
 //! One supervised stdio MCP server: spawn the child in its own process group with the
 //! node's scrubbed environment plus its own `env`, `initialize` within the connect
-//! timeout, list its tools (paginated, bounded), publish them through [`Servers`], and when
+//! timeout, list its tools (paginated, bounded), publish them through the catalog (`catalog::Servers`), and when
 //! the child exits withdraw them and start it again after a capped backoff (250 ms,
 //! doubling, at most 60 s). On stop the group gets SIGTERM, a grace, then SIGKILL.
 
