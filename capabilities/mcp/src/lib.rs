@@ -75,9 +75,7 @@ impl McpCapability {
             return;
         }
         *started = true;
-        let base_env: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| !NODE_SECRET_ENV.contains(&k.as_str()))
-            .collect();
+        let base_env = scrubbed(std::env::vars());
         for (name, settings) in self.settings.enabled() {
             let launch = server::Launch {
                 name: name.clone(),
@@ -97,6 +95,13 @@ impl McpCapability {
     pub fn catalog(&self) -> watch::Receiver<Arc<Catalog>> {
         self.servers.subscribe()
     }
+}
+
+/// The node's environment without its gateway credentials ([`NODE_SECRET_ENV`]): what
+/// every MCP server starts from, before its own `env`.
+pub fn scrubbed(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    vars.filter(|(k, _)| !NODE_SECRET_ENV.contains(&k.as_str()))
+        .collect()
 }
 
 impl Capability for McpCapability {
@@ -131,5 +136,24 @@ impl Capability for McpCapability {
         self.tasks.close();
         let tasks = self.tasks.clone();
         Box::pin(async move { tasks.wait().await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_never_get_the_gateway_credentials() {
+        let vars = [
+            ("PATH", "/bin"),
+            ("OPENCLAW_GATEWAY_TOKEN", "t"),
+            ("OPENCLAW_GATEWAY_PASSWORD", "p"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(
+            scrubbed(vars.into_iter()),
+            [("PATH".to_string(), "/bin".to_string())]
+        );
     }
 }

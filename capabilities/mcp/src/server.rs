@@ -47,7 +47,12 @@ pub(crate) struct Launch {
 pub(crate) async fn supervise(launch: Launch, servers: Arc<Servers>, stop: CancellationToken) {
     let mut delay = RETRY_INITIAL;
     loop {
-        match start(&launch).await {
+        let started = tokio::select! {
+            started = start(&launch) => started,
+            // A child still initialising dies with the future (kill on drop).
+            _ = stop.cancelled() => return,
+        };
+        match started {
             Ok(mut running) => {
                 match list_tools(&running.peer, &launch.settings).await {
                     Ok(tools) => {
