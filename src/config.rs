@@ -65,6 +65,9 @@ pub struct RawConfig {
     /// `[camera]` (checked against the camera capability's schema when it is built in).
     #[serde(default)]
     pub camera: toml::Table,
+    /// `[mcp]`: node-hosted MCP servers (`[mcp.servers.<name>]`).
+    #[serde(default)]
+    pub mcp: toml::Table,
 }
 
 /// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
@@ -182,6 +185,8 @@ pub struct Config {
     /// `[camera]`.
     #[cfg(feature = "camera")]
     pub camera: openclaw_capability_camera::CameraSettings,
+    /// `[mcp]`.
+    pub mcp: openclaw_capability_mcp::McpSettings,
 }
 
 /// `[device]`, validated.
@@ -436,6 +441,7 @@ impl Config {
             screen: section(&raw.screen, "screen")?,
             #[cfg(feature = "camera")]
             camera: section(&raw.camera, "camera")?,
+            mcp: mcp_settings(&raw.mcp)?,
         })
     }
 }
@@ -450,8 +456,24 @@ pub fn default_display_name() -> String {
         .unwrap_or_else(|| "openclaw-node".into())
 }
 
-/// Parses a capability's section (`[screen]`, `[camera]`) into its settings type.
-#[cfg(any(feature = "screen", feature = "camera"))]
+/// Parses and checks `[mcp]`.
+fn mcp_settings(table: &toml::Table) -> Result<openclaw_capability_mcp::McpSettings, ConfigError> {
+    // A server's `env` holds API keys: the error must not quote the value it trips on.
+    let settings: openclaw_capability_mcp::McpSettings =
+        section(table, "mcp").map_err(|e| match e {
+            ConfigError::Invalid { key, reason } => ConfigError::Invalid {
+                key,
+                reason: without_values(&reason),
+            },
+            other => other,
+        })?;
+    settings
+        .validate()
+        .map_err(|(key, reason)| ConfigError::Invalid { key, reason })?;
+    Ok(settings)
+}
+
+/// Parses a capability's section (`[screen]`, `[camera]`, `[mcp]`) into its settings type.
 fn section<T: serde::de::DeserializeOwned>(
     table: &toml::Table,
     key: &str,
@@ -498,6 +520,49 @@ mod tests {
     fn load(toml_text: &str, o: &Overrides, e: &dyn Fn(&str) -> Option<String>) -> Config {
         let raw: RawConfig = toml::from_str(toml_text).unwrap();
         Config::from_raw(raw, o, e, PathBuf::from("/tmp/x")).unwrap()
+    }
+
+    fn load_err(toml_text: &str) -> ConfigError {
+        let raw: RawConfig = toml::from_str(toml_text).unwrap();
+        Config::from_raw(
+            raw,
+            &Overrides::default(),
+            &env_of(&[]),
+            PathBuf::from("/tmp/x"),
+        )
+        .unwrap_err()
+    }
+
+    #[test]
+    fn mcp_servers_are_read_checked_and_their_secrets_never_quoted() {
+        let c = load(
+            "[mcp.servers.fx]\ncommand = \"srv\"\nargs = [\"-v\"]\nenv = { API_KEY = \"k\" }\nexclude = [\"rm*\"]\nrequest_timeout_ms = 500\n",
+            &Overrides::default(),
+            &env_of(&[]),
+        );
+        let fx = &c.mcp.servers["fx"];
+        assert_eq!(fx.command.as_deref(), Some("srv"));
+        assert!(!fx.admits("rm_rf") && fx.admits("echo"));
+        assert_eq!(fx.call_timeout(), std::time::Duration::from_millis(500));
+        let err = load_err("[mcp.servers.fx]\ncommand = \"srv\"\nbogus = 1\n").to_string();
+        assert!(
+            err.starts_with("invalid setting mcp:") && err.contains("bogus"),
+            "{err}"
+        );
+        let err = load_err("[mcp.servers.fx]\nurl = \"https://mcp.example\"\n").to_string();
+        assert!(
+            err.contains("mcp.servers.fx") && err.contains("not supported yet"),
+            "{err}"
+        );
+        let err = load_err("[mcp.servers.fx]\ncommand = \"srv\"\nenv = { API_KEY = 123456789 }\n")
+            .to_string();
+        assert!(!err.contains("123456789"), "{err}");
+        assert!(
+            load("", &Overrides::default(), &env_of(&[]))
+                .mcp
+                .servers
+                .is_empty()
+        );
     }
 
     #[test]

@@ -183,7 +183,6 @@ fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capabil
     if config.device.host_stats {
         device = device.with_host_stats(openclaw_capability_device::HOST_STATS_INTERVAL);
     }
-    #[allow(unused_mut)]
     let mut capabilities: Vec<Arc<dyn openclaw_capability_api::Capability>> =
         vec![Arc::new(system), Arc::new(device)];
     #[cfg(feature = "browser")]
@@ -200,6 +199,10 @@ fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capabil
     #[cfg(feature = "camera")]
     capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
         config.camera.clone(),
+    )));
+    capabilities.push(Arc::new(openclaw_capability_mcp::McpCapability::new(
+        config.mcp.clone(),
+        crate::VERSION,
     )));
     capabilities
 }

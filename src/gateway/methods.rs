@@ -299,6 +299,12 @@ fn node_request(
             event: event.event,
             handled: true,
         })),
+        // Accepted and answered as the real Gateway does before approval; the embedded
+        // gateway keeps no agent-tool catalog (it runs no agents).
+        NodeToGateway::PluginToolsUpdate { .. } => Ok(serde_json::json!({
+            "nodeId": own,
+            "tools": [],
+        })),
         NodeToGateway::Connect { .. } => Err(invalid("connect is only valid as the first request")),
     }
 }

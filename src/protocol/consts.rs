@@ -108,6 +108,7 @@ pub mod methods {
     pub const NODE_INVOKE_RESULT: &str = "node.invoke.result";
     pub const NODE_INVOKE_PROGRESS: &str = "node.invoke.progress";
     pub const NODE_EVENT: &str = "node.event";
+    pub const NODE_PLUGIN_TOOLS_UPDATE: &str = "node.pluginTools.update";
     pub const DEVICE_PAIR_LIST: &str = "device.pair.list";
     pub const DEVICE_PAIR_APPROVE: &str = "device.pair.approve";
     pub const DEVICE_PAIR_REJECT: &str = "device.pair.reject";
@@ -120,7 +121,12 @@ pub mod methods {
     pub const NODE_INVOKE: &str = "node.invoke";
 
     /// The methods a node calls (advertised in a node's hello-ok, refused to others).
-    pub const NODE: [&str; 3] = [NODE_INVOKE_RESULT, NODE_INVOKE_PROGRESS, NODE_EVENT];
+    pub const NODE: [&str; 4] = [
+        NODE_INVOKE_RESULT,
+        NODE_INVOKE_PROGRESS,
+        NODE_EVENT,
+        NODE_PLUGIN_TOOLS_UPDATE,
+    ];
 
     /// Every operator method the embedded gateway serves (advertised in hello-ok and
     /// allowed to the operator role).

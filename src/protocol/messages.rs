@@ -17,7 +17,7 @@ use super::consts::{events, methods};
 use super::frames::{EventFrame, Frame, FrameError, RequestFrame, ResponseFrame};
 use super::node::{
     NodeEventParams, NodeInvokeCancel, NodeInvokeProgress, NodeInvokeRequest, NodeInvokeResult,
-    PairResolved, ShutdownEvent, TickEvent,
+    NodePluginToolsUpdate, PairResolved, ShutdownEvent, TickEvent,
 };
 
 /// Why a frame is not the message it claims to be.
@@ -167,6 +167,13 @@ pub enum NodeToGateway {
         /// The event.
         event: NodeEventParams,
     },
+    /// `node.pluginTools.update`: the node's agent-tool catalog (answered `{nodeId, tools}`).
+    PluginToolsUpdate {
+        /// The request id.
+        id: String,
+        /// The catalog.
+        update: NodePluginToolsUpdate,
+    },
 }
 
 impl NodeToGateway {
@@ -197,6 +204,10 @@ impl NodeToGateway {
                 id,
                 event: decode(name, params)?,
             },
+            methods::NODE_PLUGIN_TOOLS_UPDATE => Self::PluginToolsUpdate {
+                id,
+                update: decode(name, params)?,
+            },
             _ => return Err(MessageError::Unexpected(format!("method {name}"))),
         })
     }
@@ -216,7 +227,8 @@ impl NodeToGateway {
             Self::Connect { id, .. }
             | Self::InvokeResult { id, .. }
             | Self::InvokeProgress { id, .. }
-            | Self::Event { id, .. } => id,
+            | Self::Event { id, .. }
+            | Self::PluginToolsUpdate { id, .. } => id,
         }
     }
 
@@ -227,6 +239,7 @@ impl NodeToGateway {
             Self::InvokeResult { .. } => methods::NODE_INVOKE_RESULT,
             Self::InvokeProgress { .. } => methods::NODE_INVOKE_PROGRESS,
             Self::Event { .. } => methods::NODE_EVENT,
+            Self::PluginToolsUpdate { .. } => methods::NODE_PLUGIN_TOOLS_UPDATE,
         }
     }
 
@@ -238,6 +251,7 @@ impl NodeToGateway {
             Self::InvokeResult { id, result } => (id, encode(&result)),
             Self::InvokeProgress { id, progress } => (id, encode(&progress)),
             Self::Event { id, event } => (id, encode(&event)),
+            Self::PluginToolsUpdate { id, update } => (id, encode(&update)),
         };
         Frame::request(id, method, params)
     }

@@ -163,6 +163,15 @@ pub struct NodeEventParams {
     pub payload_json: Option<String>,
 }
 
+/// `node.pluginTools.update` params (closed `{tools}`): the node's whole catalog of agent
+/// tools, each descriptor a closed object the gateway validates (parity §2.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodePluginToolsUpdate {
+    /// The descriptors (`pluginId`, `name`, `description`, `parameters?`, `command?`, `mcp?`).
+    pub tools: Vec<Value>,
+}
+
 /// `tick` event payload (closed `{ts}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TickEvent {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use openclaw_capability_api::{BackgroundContext, EventSink};
+use openclaw_capability_api::{BackgroundContext, EventSink, RequestSink};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -18,7 +18,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::dispatch::{Dispatcher, Outbound, RequestIds, forward_events};
+use super::dispatch::{
+    Dispatcher, Outbound, PendingRequests, RequestIds, answer_request, forward_events,
+    forward_requests,
+};
 use super::options::NodeOptions;
 use super::registry::{Registry, Surface};
 use super::state::{AttemptOutcome, NodeExit, SessionError, SessionState};
@@ -400,6 +403,10 @@ struct Connection<'a> {
     writer: JoinHandle<Result<(), String>>,
     /// Forwards capability events as `node.event`s.
     events_task: JoinHandle<()>,
+    /// Forwards capability requests (publications) as request frames.
+    requests_task: JoinHandle<()>,
+    /// Those requests still waiting for their response.
+    pending: PendingRequests,
     /// Fired when the connection ends: stops the calls and the background tasks. Not a
     /// child of the shutdown token: on shutdown, calls get the grace period first.
     conn_cancel: CancellationToken,
@@ -433,12 +440,22 @@ impl<'a> Connection<'a> {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let events_task = tokio::spawn(forward_events(events_rx, out.clone(), ctx.ids.clone()));
         let events = EventSink::new(events_tx);
+        let pending = PendingRequests::default();
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        let requests_task = tokio::spawn(forward_requests(
+            requests_rx,
+            out.clone(),
+            ctx.ids.clone(),
+            pending.clone(),
+        ));
+        let requests = RequestSink::new(requests_tx);
         let mut surface_approved = Vec::new();
         for task in ctx.registry.background(|| {
             let notify = Arc::new(Notify::new());
             surface_approved.push(notify.clone());
             BackgroundContext {
                 events: events.clone(),
+                requests: requests.clone(),
                 stop: conn_cancel.child_token(),
                 surface_approved: notify,
             }
@@ -465,6 +482,8 @@ impl<'a> Connection<'a> {
             out,
             writer,
             events_task,
+            requests_task,
+            pending,
             conn_cancel,
             surface_approved,
             tick,
@@ -611,8 +630,12 @@ impl<'a> Connection<'a> {
         tracing::info!(%reason, "the gateway is shutting down");
     }
 
-    /// The answer to one of our requests: only refusals are worth a line.
+    /// The answer to one of our requests: a capability's request gets it; otherwise only
+    /// refusals are worth a line.
     fn on_response(&self, response: &ResponseFrame) {
+        if answer_request(&self.pending, response) {
+            return;
+        }
         if !response.ok {
             tracing::debug!(id = %response.id, error = ?response.error, "the gateway refused a node request");
         }
@@ -692,6 +715,11 @@ impl<'a> Connection<'a> {
         drop(self.dispatcher);
         drop(self.out);
         self.events_task.abort();
+        self.requests_task.abort();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         match tokio::time::timeout(WRITER_DRAIN, self.writer).await {
             Ok(Ok(Err(e))) => tracing::debug!(error = %e, "writer ended with an error"),
             Err(_) => tracing::debug!("writer did not finish in time"),

@@ -2,7 +2,8 @@
 //! cancel token (fired by `node.invoke.cancel`, the deadline, a disconnect or shutdown), a
 //! progress sink and an event sink, and ends with exactly one `node.invoke.result` unless
 //! the gateway cancelled it. This is the one place that translates between the wire and
-//! the capability API.
+//! the capability API, so the capabilities' own requests (node events, publications that
+//! answer) are framed here too.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -24,7 +25,7 @@ use tracing::Instrument as _;
 use super::registry::Surface;
 use crate::protocol::{
     InvokeError, MAX_PROGRESS_CHUNK_BYTES, NodeEventParams, NodeInvokeProgress, NodeInvokeRequest,
-    NodeInvokeResult, methods,
+    NodeInvokeResult, ResponseFrame, methods,
 };
 use crate::status::{FailureKind, Metrics};
 
@@ -63,14 +64,76 @@ impl RequestIds {
 
 /// Serialises a request frame.
 pub(crate) fn request_text<T: Serialize>(ids: &RequestIds, method: &str, params: &T) -> String {
-    let id = ids.next();
+    request_text_with_id(&ids.next(), method, params)
+}
+
+/// Serialises a request frame with a given id.
+fn request_text_with_id<T: Serialize>(id: &str, method: &str, params: &T) -> String {
     serde_json::to_string(&OutRequest {
         kind: "req",
-        id: &id,
+        id,
         method,
         params,
     })
     .expect("request serialisation is infallible")
+}
+
+/// The capability requests of one connection still waiting for their response, by
+/// request id. Dropping the map (the connection ended) fails them all as `UNAVAILABLE`.
+pub(crate) type PendingRequests = Arc<
+    Mutex<
+        HashMap<
+            String,
+            tokio::sync::oneshot::Sender<
+                Result<serde_json::Value, openclaw_capability_api::GatewayError>,
+            >,
+        >,
+    >,
+>;
+
+/// Sends capability requests ([`openclaw_capability_api::RequestSink`]) as request frames,
+/// keeping each reply channel in `pending` until [`answer_request`] routes its response.
+pub(crate) async fn forward_requests(
+    mut rx: mpsc::UnboundedReceiver<openclaw_capability_api::GatewayRequest>,
+    out: mpsc::Sender<Outbound>,
+    ids: Arc<RequestIds>,
+    pending: PendingRequests,
+) {
+    while let Some(req) = rx.recv().await {
+        let id = ids.next();
+        let text = request_text_with_id(&id, &req.method, &req.params);
+        pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, req.reply);
+        if out.send(Outbound::Text(text)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Hands a response to the capability request it answers; false when it answers none.
+pub(crate) fn answer_request(pending: &PendingRequests, response: &ResponseFrame) -> bool {
+    let Some(reply) = pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&response.id)
+    else {
+        return false;
+    };
+    let result = if response.ok {
+        Ok(response.payload.clone().unwrap_or(serde_json::Value::Null))
+    } else {
+        let error = response.error.clone();
+        Err(openclaw_capability_api::GatewayError {
+            code: error
+                .as_ref()
+                .map_or_else(|| "UNAVAILABLE".into(), |e| e.code.clone()),
+            message: error.map(|e| e.message).unwrap_or_default(),
+        })
+    };
+    let _ = reply.send(result);
+    true
 }
 
 /// Splits `chunk` into pieces of at most `max` bytes on character boundaries.

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
-type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(crate) type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// The device capability (its commands off) publishing host stats every `interval`.
 fn host_stats_every(interval: Duration) -> DeviceCapability {
@@ -31,7 +31,7 @@ fn host_stats_every(interval: Duration) -> DeviceCapability {
 
 /// Accepts one node connection, completes the handshake with `tick_ms`, and returns the
 /// socket and the node's connect params.
-async fn accept_node(listener: &TcpListener, tick_ms: u64) -> (ServerWs, ConnectParams) {
+pub(crate) async fn accept_node(listener: &TcpListener, tick_ms: u64) -> (ServerWs, ConnectParams) {
     let (tcp, _) = within("the node to dial", listener.accept()).await.unwrap();
     let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
     let nonce = "fake-nonce-1";

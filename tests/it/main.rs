@@ -22,6 +22,7 @@ mod fuzz_corpus;
 mod handshake;
 mod helpers;
 mod hostile;
+mod mcp;
 mod pairing;
 mod process_faults;
 mod real_gateway;

@@ -12,7 +12,8 @@
 //!
 //! A capability may also run one task per gateway connection
 //! ([`Capability::background`], e.g. the `node.host.stats` publisher): it gets a
-//! [`BackgroundContext`] with the connection's event sink and stop token.
+//! [`BackgroundContext`] with the connection's event sink, a [`RequestSink`] for gateway
+//! methods that answer (e.g. `node.pluginTools.update`) and the stop token.
 
 #![forbid(unsafe_code)]
 
@@ -210,6 +211,65 @@ impl EventSink {
     }
 }
 
+/// A gateway's refusal of a request a capability sent ([`RequestSink::request`]), or why no
+/// answer came (`code` `UNAVAILABLE` when the connection closed first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct GatewayError {
+    /// The wire code (`INVALID_REQUEST`, `UNAVAILABLE` …).
+    pub code: String,
+    /// The gateway's message.
+    pub message: String,
+}
+
+/// One request a capability wants sent on the connection, with where its answer goes.
+#[derive(Debug)]
+pub struct GatewayRequest {
+    /// The method, e.g. `node.pluginTools.update`.
+    pub method: String,
+    /// Its params.
+    pub params: Value,
+    /// Where the answer goes: the response payload or the gateway's error.
+    pub reply: tokio::sync::oneshot::Sender<Result<Value, GatewayError>>,
+}
+
+/// Where a background task sends gateway requests that answer (the publication methods).
+/// Unlike [`EventSink`], the caller gets the response.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSink {
+    tx: Option<mpsc::UnboundedSender<GatewayRequest>>,
+}
+
+impl RequestSink {
+    /// A sink that forwards into `tx`.
+    pub fn new(tx: mpsc::UnboundedSender<GatewayRequest>) -> Self {
+        Self { tx: Some(tx) }
+    }
+
+    /// A sink with no connection behind it: every request fails `UNAVAILABLE`.
+    pub fn disabled() -> Self {
+        Self { tx: None }
+    }
+
+    /// Sends `method` with `params` and waits for the answer. The connection closing
+    /// first is an `UNAVAILABLE` error (a transient one).
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, GatewayError> {
+        let closed = || GatewayError {
+            code: "UNAVAILABLE".into(),
+            message: "the gateway connection closed".into(),
+        };
+        let tx = self.tx.as_ref().ok_or_else(closed)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(GatewayRequest {
+            method: method.into(),
+            params,
+            reply,
+        })
+        .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
 /// Everything a running call may use besides its params.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -243,6 +303,8 @@ impl CallContext {
 pub struct BackgroundContext {
     /// Publishes `node.event`s on this connection.
     pub events: EventSink,
+    /// Sends gateway requests that answer on this connection.
+    pub requests: RequestSink,
     /// Fired when the connection ends; the task should return.
     pub stop: CancellationToken,
     /// Notified when the gateway approved the node's command surface on this connection
@@ -256,6 +318,7 @@ impl BackgroundContext {
     pub fn detached() -> Self {
         Self {
             events: EventSink::disabled(),
+            requests: RequestSink::disabled(),
             stop: CancellationToken::new(),
             surface_approved: Arc::new(tokio::sync::Notify::new()),
         }
