@@ -8,6 +8,10 @@
 //! with `security = "full"`, `ask = "off"` (the reference's default) and the same working
 //! directory, so results that depend on the node's cwd compare like with like.
 //!
+//! Both nodes host the same MCP server (tests/fixtures/mcp_server.py as `fx`), so the
+//! catalog the Gateway shows for each (`nodePluginTools`) and the answers of
+//! `mcp.tools.call.v1` are compared too.
+//!
 //! Every case prints one row, `same` or `differs`. A difference fails the test unless the
 //! case is listed, with its reason, in the "Deliberate differences" table of
 //! `docs/protocol-notes.md`; a listed case that no longer differs fails too, so the table
@@ -717,6 +721,7 @@ fn cases() -> Vec<Case> {
         ),
     ];
     v.extend(browser_cases());
+    v.extend(mcp_cases());
     let many: Vec<String> = (0..300).map(|i| format!("\"bin{i}\"")).collect();
     v.push(Case {
         name: "which/many",
@@ -749,6 +754,86 @@ fn cases() -> Vec<Case> {
         invoke_timeout_ms: 1_000,
     });
     v
+}
+
+/// `mcp.tools.call.v1` on the fixture MCP server both nodes host as `fx` (with `pid`
+/// filtered out of the catalog): good calls, tool errors, what is not in the catalog and
+/// every kind of bad param.
+fn mcp_cases() -> Vec<Case> {
+    let m = |name, params| case(name, "mcp.tools.call.v1", params);
+    vec![
+        m(
+            "mcp/echo",
+            r#"{"server":"fx","tool":"echo","arguments":{"text":"hi"}}"#,
+        ),
+        m(
+            "mcp/echo-unicode",
+            r#"{"server":"fx","tool":"echo","arguments":{"text":"h\u00e9 \ud83d\ude00 \n tab\t"}}"#,
+        ),
+        m(
+            "mcp/echo-extra-keys",
+            r#"{"server":"fx","tool":"echo","arguments":{"text":"hi"},"other":1}"#,
+        ),
+        m(
+            "mcp/echo-padded-names",
+            r#"{"server":" fx ","tool":" echo ","arguments":{"text":"hi"}}"#,
+        ),
+        m("mcp/echo-no-arguments", r#"{"server":"fx","tool":"echo"}"#),
+        m(
+            "mcp/echo-wrong-argument-type",
+            r#"{"server":"fx","tool":"echo","arguments":{"text":5}}"#,
+        ),
+        m(
+            "mcp/fail",
+            r#"{"server":"fx","tool":"fail","arguments":{"reason":"no"}}"#,
+        ),
+        m(
+            "mcp/big-over-1mb",
+            r#"{"server":"fx","tool":"big","arguments":{"size":1100000}}"#,
+        ),
+        m(
+            "mcp/big-small",
+            r#"{"server":"fx","tool":"big","arguments":{"size":10}}"#,
+        ),
+        m("mcp/unknown-tool", r#"{"server":"fx","tool":"nope"}"#),
+        m("mcp/filtered-tool", r#"{"server":"fx","tool":"pid"}"#),
+        m("mcp/unknown-server", r#"{"server":"nope","tool":"echo"}"#),
+        m("mcp/empty-params", r#"{}"#),
+        no_params("mcp/no-params", "mcp.tools.call.v1"),
+        m("mcp/params-array", r#"[]"#),
+        m("mcp/params-string", r#""x""#),
+        m("mcp/server-blank", r#"{"server":"  ","tool":"echo"}"#),
+        m("mcp/server-number", r#"{"server":5,"tool":"echo"}"#),
+        m("mcp/tool-missing", r#"{"server":"fx"}"#),
+        m(
+            "mcp/arguments-array",
+            r#"{"server":"fx","tool":"echo","arguments":[]}"#,
+        ),
+        m(
+            "mcp/arguments-string",
+            r#"{"server":"fx","tool":"echo","arguments":"x"}"#,
+        ),
+        m(
+            "mcp/arguments-null",
+            r#"{"server":"fx","tool":"echo","arguments":null}"#,
+        ),
+        m(
+            "mcp/odd-spaces",
+            r#"{"server":"Odd Server.with a name longer than 31 characters","tool":"Get Weather!"}"#,
+        ),
+        m(
+            "mcp/odd-unicode",
+            r#"{"server":"Odd Server.with a name longer than 31 characters","tool":"ünïcödé"}"#,
+        ),
+        m(
+            "mcp/odd-sanitised-name",
+            r#"{"server":"Odd Server.with a name longer than 31 characters","tool":"Get_Weather"}"#,
+        ),
+        m(
+            "mcp/odd-descriptor-name",
+            r#"{"server":"Odd_Server_with_a_name_longer_t","tool":"Get_Weather"}"#,
+        ),
+    ]
 }
 
 /// `browser.proxy` calls whose answers do not depend on the browser's process (no pids,
@@ -965,17 +1050,38 @@ fn verdict(
     format!("| {name:<40} | {verdict} |")
 }
 
-/// Starts `openclaw-node run` on the real Gateway with `security = "full"` in `cwd`.
+/// The config name of the odd-names MCP server: needs sanitising and is longer than a
+/// descriptor's server part may be.
+const ODD_SERVER: &str = "Odd Server.with a name longer than 31 characters";
+
+/// tests/fixtures/odd_names_mcp.py.
+fn odd_names_server() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/odd_names_mcp.py")
+        .display()
+        .to_string()
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// Starts `openclaw-node run` on the real Gateway with `security = "full"` in `cwd`, and
+/// `extra_config` appended to its config file.
 fn spawn_our_node(
     url: &str,
     token: &str,
     state: &Path,
     cwd: &Path,
     name: &str,
+    extra_config: &str,
 ) -> tokio::process::Child {
     std::fs::write(
         state.join("config.toml"),
-        "[exec]\nsecurity = \"full\"\nask = \"off\"\n\n[browser]\nenabled = true\nheadless = true\n",
+        format!(
+            "[exec]\nsecurity = \"full\"\nask = \"off\"\n\n[browser]\nenabled = true\nheadless = true\n{extra_config}"
+        ),
     )
     .unwrap();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
@@ -992,6 +1098,42 @@ fn spawn_our_node(
         .kill_on_drop(true)
         .spawn()
         .unwrap()
+}
+
+/// The node's row in `node.list`: its `nodePluginTools` once both MCP servers' tools are
+/// there (startup takes a moment), with whether it advertises the MCP command and cap.
+async fn published_tools(op: &OperatorClient, node_id: &str) -> Value {
+    eventually_for(
+        Duration::from_secs(60),
+        &format!("{node_id} publishes its MCP tools"),
+        || async {
+            let list = op.call("node.list", json!({})).await.ok()?;
+            let row = list["nodes"]
+                .as_array()?
+                .iter()
+                .find(|n| n["nodeId"] == node_id)?
+                .clone();
+            let tools = row.get("nodePluginTools")?.as_array()?.clone();
+            let servers: std::collections::BTreeSet<&str> = tools
+                .iter()
+                .filter_map(|t| t["mcp"]["server"].as_str())
+                .collect();
+            if servers.len() < 2 {
+                return None;
+            }
+            let has = |key: &str, item: &str| {
+                row[key]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|c| c == item))
+            };
+            Some(json!({
+                "command": has("commands", "mcp.tools.call.v1"),
+                "cap": has("caps", "mcp"),
+                "nodePluginTools": tools,
+            }))
+        },
+    )
+    .await
 }
 
 /// The connected node called `name` that serves `system.run`, approving what waits.
@@ -1023,11 +1165,18 @@ async fn our_node_answers_like_the_reference_node_host() {
     // needs noSandbox; ours turns the sandbox off as root by itself).
     let ts_conf = real_home().join("home-ts-node/.openclaw/openclaw.json");
     std::fs::create_dir_all(ts_conf.parent().unwrap()).unwrap();
-    std::fs::write(
-        &ts_conf,
-        r#"{"browser": {"noSandbox": true, "headless": true}}"#,
-    )
-    .unwrap();
+    // Both host the fixture MCP server as `fx`, with `pid` filtered out of the catalog, and
+    // the odd-names server under a name that needs sanitising and cutting.
+    let (python, server) = (crate::mcp::python(), crate::mcp::fixture());
+    let odd = odd_names_server();
+    let ts_config = json!({
+        "browser": {"noSandbox": true, "headless": true},
+        "nodeHost": {"mcp": {"servers": {
+            "fx": {"command": python, "args": [server], "toolFilter": {"exclude": ["pid"]}},
+            ODD_SERVER: {"command": python, "args": [odd]},
+        }}},
+    });
+    std::fs::write(&ts_conf, ts_config.to_string()).unwrap();
     real(&["start"]).await;
     real(&["ts-node", "stop"]).await;
     real(&["ts-node", "start"]).await;
@@ -1036,7 +1185,14 @@ async fn our_node_answers_like_the_reference_node_host() {
     let run_dir = real_home().join("run");
     let state = tempfile::tempdir().unwrap();
     let name = format!("rust-diff-{}", std::process::id());
-    let mut ours = spawn_our_node(&url, &token, state.path(), &run_dir, &name);
+    let mcp = format!(
+        "\n[mcp.servers.fx]\ncommand = {py}\nargs = [{}]\nexclude = [\"pid\"]\n\n[mcp.servers.{}]\ncommand = {py}\nargs = [{}]\n",
+        toml_str(&server),
+        toml_str(ODD_SERVER),
+        toml_str(&odd),
+        py = toml_str(&python),
+    );
+    let mut ours = spawn_our_node(&url, &token, state.path(), &run_dir, &name, &mcp);
     let mut opts = OperatorOptions::new(url.clone());
     opts.token = Some(Secret::new(token.clone()));
     let op = OperatorClient::connect(opts).await.unwrap();
@@ -1052,6 +1208,16 @@ async fn our_node_answers_like_the_reference_node_host() {
     let mut names = std::collections::HashSet::new();
     let mut failures = Vec::new();
     let mut rows = Vec::new();
+    // What the Gateway shows of each node's MCP tools, once both have published them.
+    let reference = published_tools(&op, &their_id).await;
+    let mine = published_tools(&op, &our_id).await;
+    rows.push(verdict(
+        "mcp/catalog",
+        &reference,
+        &mine,
+        &allowed,
+        &mut failures,
+    ));
     for case in &cases {
         assert!(names.insert(case.name), "duplicate case {}", case.name);
         let reference = normalise(invoke(&op, &their_id, case, fx.path()).await, &their_id);

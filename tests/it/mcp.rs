@@ -19,7 +19,7 @@ use crate::fake_gateway::accept_node;
 use crate::helpers::*;
 
 /// The Python that has the `mcp` package; fails with what provides it when there is none.
-fn python() -> String {
+pub(crate) fn python() -> String {
     let python = std::env::var("OPENCLAW_MCP_PYTHON").unwrap_or_else(|_| {
         format!(
             "{}/.cache/openclaw-mcp-venv/bin/python",
@@ -37,7 +37,8 @@ fn python() -> String {
     python
 }
 
-fn fixture() -> String {
+/// The fixture server's script.
+pub(crate) fn fixture() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/mcp_server.py")
         .display()

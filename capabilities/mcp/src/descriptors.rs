@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use crate::collate::locale_compare;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -88,10 +89,10 @@ pub fn build(mut listed: Vec<ListedTool>) -> Vec<Descriptor> {
             .unwrap_or_default()
             .to_string()
     };
+    // The reference's order (`localeCompare`), which decides who gets a `_2` suffix.
     listed.sort_by(|a, b| {
-        a.server
-            .cmp(&b.server)
-            .then_with(|| tool_name(a).cmp(&tool_name(b)))
+        locale_compare(&a.server, &b.server)
+            .then_with(|| locale_compare(&tool_name(a), &tool_name(b)))
     });
     let mut used = HashSet::new();
     let mut out = Vec::new();
@@ -248,7 +249,8 @@ mod tests {
         assert!(d[0].name.starts_with(&format!("{}_", "s".repeat(31))));
         let d = build(vec![tool("a", "X"), tool("a", "x"), tool("a", "x.")]);
         let names: Vec<_> = d.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["a_X", "a_x_2", "a_x_3"]);
+        // In the reference's order (`localeCompare`: `x`, `X`, `x.`).
+        assert_eq!(names, ["a_x", "a_X_2", "a_x_3"]);
     }
 
     #[test]

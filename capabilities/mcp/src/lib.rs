@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod call;
 pub mod catalog;
+pub mod collate;
 pub mod descriptors;
 pub mod publish;
 pub mod result;
