@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chromiumoxide::Page;
 use serde_json::json;
 
-use crate::cdp::page_call;
+use crate::cdp::{current_url, page_call};
 use crate::error::ServiceError;
 use crate::http::Args;
 use crate::policy::NavBlock;
@@ -38,7 +38,7 @@ pub async fn readable_tab(
 
 /// Whether a page's current URL may be read (page-data routes refuse otherwise).
 pub async fn check_current_url(svc: &Service, page: &Page) -> Result<String, ServiceError> {
-    let url = page.url().await.ok().flatten().unwrap_or_default();
+    let url = current_url(page).await;
     if url.is_empty() || url.starts_with("chrome-error://") {
         return Ok(url);
     }
@@ -51,7 +51,7 @@ pub async fn check_current_url(svc: &Service, page: &Page) -> Result<String, Ser
 
 /// After a load: a final URL the policy refuses is replaced by `about:blank`.
 pub async fn final_url_guard(svc: &Service, page: &Page) -> Result<String, ServiceError> {
-    let url = page.url().await.ok().flatten().unwrap_or_default();
+    let url = current_url(page).await;
     if url.is_empty() || url.starts_with("chrome-error://") {
         return Ok(url);
     }

@@ -20,7 +20,7 @@ use chromiumoxide::Page;
 use serde_json::{Map, Value, json};
 
 use crate::action::{self, ActCode, ActError, Action, Batch};
-use crate::cdp::evaluate;
+use crate::cdp::{current_url, evaluate};
 use crate::error::ServiceError;
 use crate::guard::{check_current_url, final_url_guard};
 use crate::http::Args;
@@ -158,7 +158,7 @@ async fn run_batch(
     let mut results = Vec::new();
     let mut out = json!({});
     for (i, inner) in actions.iter().enumerate() {
-        let before = page.url().await.ok().flatten().unwrap_or_default();
+        let before = current_url(page).await;
         let loader_before = evaluate(page, "performance.timeOrigin").await.ok();
         let r = run_action(svc, profile, page, target, inner).await;
         match r {
@@ -172,7 +172,7 @@ async fn run_batch(
                     out["aborted"] = json!({"reason": "closed", "afterAction": i, "skipped": actions.len() - i - 1});
                     break;
                 }
-                let after = page.url().await.ok().flatten().unwrap_or_default();
+                let after = current_url(page).await;
                 let loader_after = evaluate(page, "performance.timeOrigin").await.ok();
                 let navigated = after != before || loader_after != loader_before;
                 if navigated {
