@@ -141,6 +141,24 @@ pub fn unwrap_remote(r: Value) -> Result<Value, CdpFailure> {
     Ok(r.pointer("/result/value").cloned().unwrap_or(Value::Null))
 }
 
+/// The page's current URL as Chromium has it (`Target.getTargetInfo` on the page's own
+/// session), not as chromiumoxide's frame tracking last decoded it: the navigation policy
+/// must never judge a URL a missed or undecodable event left behind. Falls back to the
+/// tracked URL only when Chromium does not answer.
+pub async fn current_url(page: &Page) -> String {
+    match page_call(page, "Target.getTargetInfo", serde_json::json!({})).await {
+        Ok(info) => match info["targetInfo"]["url"].as_str() {
+            Some(url) => url.to_string(),
+            None => tracked_url(page).await,
+        },
+        Err(_) => tracked_url(page).await,
+    }
+}
+
+async fn tracked_url(page: &Page) -> String {
+    page.url().await.ok().flatten().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,22 +180,4 @@ mod tests {
         });
         assert_eq!(unwrap_remote(thrown).unwrap_err().0, "Error: boom");
     }
-}
-
-/// The page's current URL as Chromium has it (`Target.getTargetInfo` on the page's own
-/// session), not as chromiumoxide's frame tracking last decoded it: the navigation policy
-/// must never judge a URL a missed or undecodable event left behind. Falls back to the
-/// tracked URL only when Chromium does not answer.
-pub async fn current_url(page: &Page) -> String {
-    match page_call(page, "Target.getTargetInfo", serde_json::json!({})).await {
-        Ok(info) => match info["targetInfo"]["url"].as_str() {
-            Some(url) => url.to_string(),
-            None => tracked_url(page).await,
-        },
-        Err(_) => tracked_url(page).await,
-    }
-}
-
-async fn tracked_url(page: &Page) -> String {
-    page.url().await.ok().flatten().unwrap_or_default()
 }
