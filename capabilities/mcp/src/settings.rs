@@ -172,6 +172,12 @@ impl ServerSettings {
         let Some(url) = self.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
             return Err("command is required".into());
         };
+        if url.starts_with("https://") {
+            return Err("https MCP servers are not supported yet (the MCP HTTP client has no TLS); use http:// on a trusted network or a stdio command".into());
+        }
+        if !url.starts_with("http://") {
+            return Err("url must start with http://".into());
+        }
         let transport = self
             .transport
             .as_deref()
@@ -189,12 +195,6 @@ impl ServerSettings {
                     "transport \"{other}\" is not supported; use \"streamable-http\""
                 ));
             }
-        }
-        if url.starts_with("https://") {
-            return Err("https MCP servers are not supported yet (the MCP HTTP client has no TLS); use http:// on a trusted network or a stdio command".into());
-        }
-        if !url.starts_with("http://") {
-            return Err("url must start with http://".into());
         }
         Ok(Transport::StreamableHttp)
     }
