@@ -200,10 +200,13 @@ fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capabil
     capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
         config.camera.clone(),
     )));
-    capabilities.push(Arc::new(openclaw_capability_mcp::McpCapability::new(
-        config.mcp.clone(),
-        crate::VERSION,
-    )));
+    // The policy decides whether MCP servers are started at all (`[commands] deny`).
+    let mcp_allowed =
+        command_policy(config).permits(openclaw_capability_mcp::descriptors::CALL_COMMAND);
+    capabilities.push(Arc::new(
+        openclaw_capability_mcp::McpCapability::new(config.mcp.clone(), crate::VERSION)
+            .command_allowed(mcp_allowed),
+    ));
     capabilities
 }
 

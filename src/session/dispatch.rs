@@ -257,28 +257,12 @@ impl Dispatcher {
             },
         );
         if still_ours {
-            let result = match outcome {
-                Ok(payload_json) => NodeInvokeResult {
-                    id: req.id.clone(),
-                    node_id: req.node_id.clone(),
-                    ok: true,
-                    payload: None,
-                    payload_json: Some(payload_json),
-                    error: None,
-                },
-                Err(e) => NodeInvokeResult {
-                    id: req.id.clone(),
-                    node_id: req.node_id.clone(),
-                    ok: false,
-                    payload: None,
-                    payload_json: None,
-                    error: Some(InvokeError {
-                        code: Some(e.code.as_str().to_string()),
-                        message: Some(e.message),
-                        details: e.details,
-                    }),
-                },
-            };
+            let as_object = self
+                .surface
+                .handlers
+                .get(&req.command)
+                .is_some_and(|h| h.result_as_object());
+            let result = invoke_result(&req, outcome, as_object);
             let text = request_text(&self.ids, methods::NODE_INVOKE_RESULT, &result);
             if self.out.send(Outbound::Text(text)).await.is_err() {
                 tracing::debug!(id = %req.id, "connection closed before the result could be sent");
@@ -390,6 +374,41 @@ async fn forward_progress(
     }
 }
 
+/// The `node.invoke.result` of a call: the result as `payloadJSON` text, or as a
+/// `payload` object when the handler asks for it (`mcp.tools.call.v1`, parity §1), or the
+/// error.
+fn invoke_result(
+    req: &NodeInvokeRequest,
+    outcome: Result<String, CapabilityError>,
+    as_object: bool,
+) -> NodeInvokeResult {
+    let (ok, payload, payload_json, error) = match outcome {
+        Ok(text) if as_object => match serde_json::from_str(&text) {
+            Ok(value) => (true, Some(value), None, None),
+            Err(_) => (true, None, Some(text), None),
+        },
+        Ok(text) => (true, None, Some(text), None),
+        Err(e) => (
+            false,
+            None,
+            None,
+            Some(InvokeError {
+                code: Some(e.code.as_str().to_string()),
+                message: Some(e.message),
+                details: e.details,
+            }),
+        ),
+    };
+    NodeInvokeResult {
+        id: req.id.clone(),
+        node_id: req.node_id.clone(),
+        ok,
+        payload,
+        payload_json,
+        error,
+    }
+}
+
 /// Forwards capability events as `node.event` requests until the sender side is gone.
 pub(crate) async fn forward_events(
     mut rx: mpsc::UnboundedReceiver<NodeEvent>,
@@ -444,6 +463,34 @@ mod tests {
             r#"{"type":"req","id":"n0","method":"node.invoke.result","params":{"id":"i","nodeId":"n","ok":true,"payloadJSON":"{}"}}"#
         );
         assert_eq!(ids.next(), "n1");
+    }
+
+    #[test]
+    fn results_go_as_payload_json_or_as_a_payload_object() {
+        let req: NodeInvokeRequest = serde_json::from_value(serde_json::json!({
+            "id": "i", "nodeId": "n", "command": "mcp.tools.call.v1"
+        }))
+        .unwrap();
+        let frame = |outcome, as_object| {
+            request_text_with_id(
+                "r",
+                methods::NODE_INVOKE_RESULT,
+                &invoke_result(&req, outcome, as_object),
+            )
+        };
+        assert_eq!(
+            frame(Ok(r#"{"content":[]}"#.into()), true),
+            r#"{"type":"req","id":"r","method":"node.invoke.result","params":{"id":"i","nodeId":"n","ok":true,"payload":{"content":[]}}}"#
+        );
+        assert_eq!(
+            frame(Ok(r#"{"a":1}"#.into()), false),
+            r#"{"type":"req","id":"r","method":"node.invoke.result","params":{"id":"i","nodeId":"n","ok":true,"payloadJSON":"{\"a\":1}"}}"#
+        );
+        let err = CapabilityError::unavailable("down");
+        assert_eq!(
+            frame(Err(err), true),
+            r#"{"type":"req","id":"r","method":"node.invoke.result","params":{"id":"i","nodeId":"n","ok":false,"error":{"code":"UNAVAILABLE","message":"down"}}}"#
+        );
     }
 }
 

@@ -116,7 +116,12 @@ async fn the_node_publishes_its_mcp_tools_and_serves_calls_to_them() {
         }
     };
     let names: Vec<_> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["fx_big", "fx_echo", "fx_env", "fx_fail", "fx_hang"]);
+    assert_eq!(
+        names,
+        [
+            "fx_big", "fx_echo", "fx_env", "fx_fail", "fx_grow", "fx_hang"
+        ]
+    );
     assert_eq!(tools[1]["pluginId"], "node-mcp");
     assert_eq!(tools[1]["command"], "mcp.tools.call.v1");
     assert_eq!(tools[1]["mcp"], json!({"server": "fx", "tool": "echo"}));
@@ -137,8 +142,9 @@ async fn the_node_publishes_its_mcp_tools_and_serves_calls_to_them() {
     .unwrap();
     let (_, r) = next_request(&mut ws, "node.invoke.result").await;
     assert_eq!(r["ok"], true, "{r}");
-    let payload: Value = serde_json::from_str(r["payloadJSON"].as_str().unwrap()).unwrap();
-    assert_eq!(payload["content"][0]["text"], "over the wire");
+    // The reference answers this command with a `payload` object, not `payloadJSON`.
+    assert!(r.get("payloadJSON").is_none(), "{r}");
+    assert_eq!(r["payload"]["content"][0]["text"], "over the wire");
     // `pid` is on the server but not in the catalog.
     ws.send(Message::text(invoke(
         "c2",
@@ -159,4 +165,73 @@ async fn the_node_publishes_its_mcp_tools_and_serves_calls_to_them() {
         .filter(|p| openclaw_capability_api::process::is_live(*p))
         .collect();
     assert!(left.is_empty(), "MCP servers outlived the node: {left:?}");
+}
+
+#[tokio::test]
+async fn without_servers_the_node_advertises_mcp_and_publishes_an_empty_catalog() {
+    let cap = McpCapability::new(McpSettings::default(), "it");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn CredentialStore> = Arc::new(FileStore::in_state_dir(dir.path()));
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let mut node = TestNode::builder(&url)
+        .state(dir, store)
+        .caps(vec![Arc::new(cap)])
+        .start();
+    let (mut ws, connect) = accept_node(&listener, 30_000).await;
+    assert_eq!(connect.commands.unwrap_or_default(), ["mcp.tools.call.v1"]);
+    assert_eq!(connect.caps.unwrap_or_default(), ["mcp"]);
+    node.wait_ready().await;
+    let (id, params) = next_request(&mut ws, "node.pluginTools.update").await;
+    assert_eq!(params, json!({"tools": []}));
+    ws.send(Message::text(
+        Frame::ok(id, json!({"nodeId": node.node_id, "tools": []})).to_text(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::text(
+        Frame::event(
+            "node.invoke.request",
+            json!({"id": "c1", "nodeId": node.node_id, "command": "mcp.tools.call.v1",
+                   "paramsJSON": json!({"server": "fx", "tool": "echo"}).to_string(),
+                   "timeoutMs": 10000}),
+        )
+        .to_text(),
+    ))
+    .await
+    .unwrap();
+    let (_, r) = next_request(&mut ws, "node.invoke.result").await;
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["error"]["code"], "MCP_SERVER_UNAVAILABLE");
+    assert_eq!(r["error"]["message"], "MCP server \"fx\" is unavailable");
+    node.stop().await.unwrap();
+}
+
+#[test]
+fn the_command_policy_withholds_mcp_and_nothing_else_advertises_it() {
+    let surface = |config_text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, config_text).unwrap();
+        let overrides = openclaw_node::config::Overrides {
+            config_file: Some(file),
+            state_dir: Some(dir.path().to_path_buf()),
+            url: Some("ws://127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let config = openclaw_node::config::Config::load(&overrides, &|_| None).unwrap();
+        openclaw_node::node::build_registry(&config).surface()
+    };
+    let open = surface("");
+    assert!(open.commands.iter().any(|c| c == "mcp.tools.call.v1"));
+    assert!(open.caps.iter().any(|c| c == "mcp"));
+    let denied =
+        surface("[commands]\ndeny = [\"mcp.*\"]\n[mcp.servers.fx]\ncommand = \"/nonexistent\"\n");
+    assert!(
+        !denied.commands.iter().any(|c| c.starts_with("mcp.")),
+        "{:?}",
+        denied.commands
+    );
+    assert!(!denied.caps.iter().any(|c| c == "mcp"), "{:?}", denied.caps);
+    assert!(denied.denied.contains("mcp.tools.call.v1"));
 }

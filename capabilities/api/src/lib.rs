@@ -342,6 +342,13 @@ pub trait Command: Send + Sync + 'static {
         parse_params(self.name(), params_json)
     }
 
+    /// Whether the result goes to the gateway as an object (`payload`) rather than as
+    /// JSON text (`payloadJSON`, the default). Only `mcp.tools.call.v1` answers with an
+    /// object in the reference (parity §1).
+    fn result_as_object(&self) -> bool {
+        false
+    }
+
     /// Runs the command.
     fn run(
         &self,
@@ -354,6 +361,11 @@ pub trait Command: Send + Sync + 'static {
 pub trait Handler: Send + Sync + 'static {
     /// The wire name.
     fn name(&self) -> &'static str;
+    /// Whether the result is sent as `payload` (an object) instead of `payloadJSON`
+    /// ([`Command::result_as_object`]). Default: `payloadJSON`.
+    fn result_as_object(&self) -> bool {
+        false
+    }
     /// Parses `params_json`, runs, and serialises the result as JSON text.
     fn call(
         self: Arc<Self>,
@@ -367,6 +379,10 @@ struct Erased<C>(C);
 impl<C: Command> Handler for Erased<C> {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    fn result_as_object(&self) -> bool {
+        self.0.result_as_object()
     }
 
     fn call(

@@ -2,7 +2,8 @@
 //! (parity §3.5), the call authorised against the published catalog only (issue #124580),
 //! sent as MCP `tools/call` under min(the invoke's deadline, the server's request
 //! timeout), dropped (and so cancelled on the server) on `node.invoke.cancel`, and the
-//! result bounded ([`crate::result`]). Errors carry the reference's codes (§3.6).
+//! result bounded ([`crate::result`]) and sent as a `payload` object (parity §1). Errors
+//! carry the reference's codes and are redacted and bounded as its are (§3.6).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +14,10 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::{Map, Value};
 
 use crate::catalog::Servers;
-use crate::descriptors::{CALL_COMMAND, truncate_utf16};
+use crate::descriptors::CALL_COMMAND;
+use crate::redact::redact_error;
+use crate::server::secrets;
 use crate::settings::{DEFAULT_CALL_TIMEOUT, McpSettings};
-
-/// Longest error message, in UTF-16 units.
-pub const ERROR_MAX_UNITS: usize = 1024;
 
 /// The decoded params (`Deserialize` only because [`Command`] asks for it: they are read
 /// by [`decode`]).
@@ -86,6 +86,10 @@ impl Command for ToolsCall {
         CALL_COMMAND
     }
 
+    fn result_as_object(&self) -> bool {
+        true
+    }
+
     fn parse(&self, params_json: Option<&str>) -> Result<Option<CallParams>, CapabilityError> {
         // The reference answers "unavailable" before it reads the params.
         if !self.servers.catalog().ready {
@@ -111,7 +115,11 @@ impl Command for ToolsCall {
                 format!("MCP server \"{server}\" is unavailable"),
             )
         })?;
-        if !self.servers.catalog().publishes(server, &params.tool) {
+        let settings = self.settings.servers.get(server);
+        // The owner's `exclude` is checked here too, not only when the catalog is built:
+        // an excluded tool is never called, whatever the catalog holds.
+        let denied = settings.is_some_and(|s| !s.admits(&params.tool));
+        if denied || !self.servers.catalog().publishes(server, &params.tool) {
             return Err(mcp_error(
                 "MCP_TOOL_UNAVAILABLE",
                 format!(
@@ -120,11 +128,8 @@ impl Command for ToolsCall {
                 ),
             ));
         }
-        let server_timeout = self
-            .settings
-            .servers
-            .get(server)
-            .map_or(DEFAULT_CALL_TIMEOUT, |s| s.call_timeout());
+        let server_timeout = settings.map_or(DEFAULT_CALL_TIMEOUT, |s| s.call_timeout());
+        let bounded = |text: &str| redact_error(text, settings.into_iter().flat_map(secrets));
         let requested = ctx
             .deadline
             .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
@@ -172,10 +177,6 @@ fn timeout_message(timeout: Duration) -> String {
         "MCP error -32001: Request timed out (timeout: {} ms)",
         timeout.as_millis()
     )
-}
-
-fn bounded(text: &str) -> String {
-    truncate_utf16(text, ERROR_MAX_UNITS)
 }
 
 #[cfg(test)]

@@ -6,8 +6,11 @@
 //!
 //! The servers start with the first gateway connection (or [`McpCapability::start`]), not
 //! when the node is assembled, so `doctor` and `status` start nothing; they stop with the
-//! node ([`Capability::shutdown`]). The command and the cap `mcp` are advertised only when
-//! at least one server is configured and enabled.
+//! node ([`Capability::shutdown`]). The command and the cap `mcp` are always advertised,
+//! even with no server, and the catalog is published after every hello-ok even as
+//! `{tools: []}` (parity §2.5, §3.1); the node-local command policy (`[commands] deny =
+//! ["mcp.*"]`) withholds the command, and then no server is started either
+//! ([`McpCapability::command_allowed`]).
 
 #![forbid(unsafe_code)]
 
@@ -25,12 +28,15 @@ pub mod catalog;
 pub mod collate;
 pub mod descriptors;
 pub mod publish;
+pub mod redact;
 pub mod result;
 pub mod server;
 pub mod settings;
+pub mod status;
 
 pub use catalog::Catalog;
-pub use settings::{McpSettings, ServerSettings};
+pub use settings::{McpSettings, ServerSettings, Transport};
+pub use status::{ServerState, ServerStatus};
 
 use catalog::Servers;
 
@@ -42,7 +48,7 @@ pub struct McpCapability {
     version: String,
     /// What the servers have now, and the catalog.
     servers: Arc<Servers>,
-    /// Whether the supervisors were started.
+    /// Whether the supervisors were started (or must never be: the command is denied).
     started: Mutex<bool>,
     /// Stops the supervisors (which kill their children).
     stop: CancellationToken,
@@ -53,20 +59,33 @@ pub struct McpCapability {
 impl McpCapability {
     /// The capability for `settings` (validated); `version` is the node's.
     pub fn new(settings: McpSettings, version: impl Into<String>) -> Self {
-        let expected = settings.enabled().count();
         Self {
+            servers: Arc::new(Servers::new(&settings)),
             settings: Arc::new(settings),
             version: version.into(),
-            servers: Arc::new(Servers::new(expected)),
             started: Mutex::new(false),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
     }
 
-    /// Whether any server is configured and enabled (the command is served only then).
+    /// Whether any server is configured and enabled.
     pub fn is_configured(&self) -> bool {
         self.settings.enabled().next().is_some()
+    }
+
+    /// Tells the capability whether the node-local command policy lets
+    /// `mcp.tools.call.v1` through; when it does not, no server is ever started and the
+    /// catalog stays empty (the reference starts no manager in allowlist mode).
+    pub fn command_allowed(self, allowed: bool) -> Self {
+        if !allowed {
+            *self.started.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            return Self {
+                servers: Arc::new(Servers::new(&McpSettings::default())),
+                ..self
+            };
+        }
+        self
     }
 
     /// Starts the supervisors once (inside a Tokio runtime); later calls do nothing.
@@ -78,6 +97,13 @@ impl McpCapability {
         *started = true;
         let base_env = scrubbed(std::env::vars());
         for (name, settings) in self.settings.enabled() {
+            if settings.skips_oauth() {
+                let why =
+                    format!("node host MCP server \"{name}\" skipped: OAuth is not supported");
+                tracing::warn!("{why}");
+                self.servers.set_disabled(name, why);
+                continue;
+            }
             let launch = server::Launch {
                 name: name.clone(),
                 settings: settings.clone(),
@@ -90,6 +116,22 @@ impl McpCapability {
                 self.stop.clone(),
             ));
         }
+    }
+
+    /// Every configured server as ops see it, in name order (before [`Self::start`]:
+    /// `starting`, or `disabled`).
+    pub fn status(&self) -> Vec<ServerStatus> {
+        self.servers.status()
+    }
+
+    /// Connects to one server, lists its tools (after the filters) and disconnects: for
+    /// `doctor`. The error has its secrets removed.
+    pub async fn probe(
+        name: &str,
+        settings: &ServerSettings,
+        version: &str,
+    ) -> Result<Vec<String>, String> {
+        server::probe(name, settings, version).await
     }
 
     /// Follows the published catalog.
@@ -107,17 +149,10 @@ pub fn scrubbed(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, St
 
 impl Capability for McpCapability {
     fn caps(&self) -> Vec<&'static str> {
-        if self.is_configured() {
-            vec!["mcp"]
-        } else {
-            Vec::new()
-        }
+        vec!["mcp"]
     }
 
     fn handlers(&self) -> Vec<Arc<dyn Handler>> {
-        if !self.is_configured() {
-            return Vec::new();
-        }
         vec![erase(call::ToolsCall {
             settings: self.settings.clone(),
             servers: self.servers.clone(),
@@ -125,9 +160,6 @@ impl Capability for McpCapability {
     }
 
     fn background(&self, ctx: BackgroundContext) -> Option<BoxFuture<()>> {
-        if !self.is_configured() {
-            return None;
-        }
         self.start();
         Some(Box::pin(publish::run(self.servers.subscribe(), ctx)))
     }

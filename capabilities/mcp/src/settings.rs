@@ -1,7 +1,9 @@
 //! The `[mcp.servers.<name>]` tables of the node's config, as the capability takes them:
-//! a stdio command per server, its own environment (secrets: never printed), a tool-name
-//! filter and the connect and request timeouts. Parsing and validation only; nothing here
-//! starts a process.
+//! a stdio command or a remote `url` (streamable HTTP) per server, its own environment and
+//! headers (secrets: never printed), a tool-name filter (`include`, then `exclude`: the
+//! owner's deny list — an excluded tool is never published and never called) and the
+//! connect and request timeouts. Parsing and validation only; nothing here starts a
+//! process or opens a connection.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,12 +52,39 @@ pub struct ServerSettings {
     pub connect_timeout_ms: Option<u64>,
     /// Per-request deadline in ms (default: `tools/list` 60000, `tools/call` 120000).
     pub request_timeout_ms: Option<u64>,
-    /// A remote server's URL: parsed, refused (not supported yet).
+    /// A remote server's URL (`http://`; used when there is no `command`).
     pub url: Option<String>,
-    /// A remote server's transport: parsed, refused.
+    /// A remote server's transport: `streamable-http`, or `sse` (the reference's default,
+    /// refused: rmcp has no SSE client).
     pub transport: Option<String>,
-    /// A remote server's headers: parsed, refused.
+    /// The reference's alias key for `transport` (read only when `transport` is unset).
+    #[serde(rename = "type")]
+    pub transport_alias: Option<String>,
+    /// Headers sent with every HTTP request (values may be secrets).
     pub headers: Option<BTreeMap<String, String>>,
+    /// `"oauth"` skips the server, as the reference does (OAuth is not supported).
+    pub auth: Option<String>,
+    /// An `oauth` table skips the server too; its content is never read.
+    pub oauth: Option<serde_json::Value>,
+}
+
+/// How the node reaches a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A child process speaking MCP on its stdin/stdout.
+    Stdio,
+    /// MCP streamable HTTP at `url`.
+    StreamableHttp,
+}
+
+impl Transport {
+    /// The config and status spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::StreamableHttp => "streamable-http",
+        }
+    }
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -73,6 +102,9 @@ impl std::fmt::Debug for ServerSettings {
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("url", &self.url.as_ref().map(|_| "[redacted]"))
             .field("transport", &self.transport)
+            .field("type", &self.transport_alias)
+            .field("auth", &self.auth)
+            .field("oauth", &self.oauth.as_ref().map(|_| "[redacted]"))
             .field(
                 "headers",
                 &self.headers.as_ref().map(|h| h.keys().collect::<Vec<_>>()),
@@ -82,8 +114,8 @@ impl std::fmt::Debug for ServerSettings {
 }
 
 impl McpSettings {
-    /// Checks every table: a name equal to its trimmed form, a `command` for each enabled
-    /// server, no remote transport (not supported yet). The error names the key.
+    /// Checks every table: a name equal to its trimmed form, a `command` or an `http://`
+    /// `url` for each enabled server, a supported transport. The error names the key.
     pub fn validate(&self) -> Result<(), (String, String)> {
         for (name, server) in &self.servers {
             let key = format!("mcp.servers.{name}");
@@ -93,16 +125,8 @@ impl McpSettings {
                     "a server name must be non-empty without surrounding spaces".into(),
                 ));
             }
-            if server.url.is_some() || server.transport.is_some() || server.headers.is_some() {
-                return Err((key, "remote MCP servers (url, transport, headers) are not supported yet; run the server as a stdio command".into()));
-            }
-            if server.is_enabled()
-                && server
-                    .command
-                    .as_deref()
-                    .is_none_or(|c| c.trim().is_empty())
-            {
-                return Err((key, "command is required".into()));
+            if server.is_enabled() && !server.skips_oauth() {
+                server.transport_kind().map_err(|why| (key.clone(), why))?;
             }
             for (what, value) in [
                 ("connect_timeout_ms", server.connect_timeout_ms),
@@ -126,6 +150,53 @@ impl ServerSettings {
     /// Whether the server is started (`enabled` unset = true).
     pub fn is_enabled(&self) -> bool {
         self.enabled != Some(false)
+    }
+
+    /// Whether the server asks for OAuth (`auth = "oauth"` or an `oauth` table): it is
+    /// skipped with the reference's warning.
+    pub fn skips_oauth(&self) -> bool {
+        self.auth.as_deref() == Some("oauth") || self.oauth.is_some()
+    }
+
+    /// How the server is reached: `command` wins (as in the reference); else `url` with
+    /// `transport` (or its alias `type`; default `sse`, which is refused). The error says
+    /// what to change.
+    pub fn transport_kind(&self) -> Result<Transport, String> {
+        if self
+            .command
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
+        {
+            return Ok(Transport::Stdio);
+        }
+        let Some(url) = self.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+            return Err("command is required".into());
+        };
+        if url.starts_with("https://") {
+            return Err("https MCP servers are not supported yet (the MCP HTTP client has no TLS); use http:// on a trusted network or a stdio command".into());
+        }
+        if !url.starts_with("http://") {
+            return Err("url must start with http://".into());
+        }
+        let transport = self
+            .transport
+            .as_deref()
+            .or(self.transport_alias.as_deref())
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "sse".into());
+        match transport.as_str() {
+            "streamable-http" => {}
+            "sse" => {
+                return Err("transport \"sse\" is not supported (the MCP client has no SSE transport); set transport = \"streamable-http\"".into());
+            }
+            other => {
+                return Err(format!(
+                    "transport \"{other}\" is not supported; use \"streamable-http\""
+                ));
+            }
+        }
+        Ok(Transport::StreamableHttp)
     }
 
     /// The `initialize` deadline.
@@ -207,14 +278,49 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_key_and_refuses_remote_servers() {
+    fn validation_names_the_key_and_refuses_what_cannot_be_reached() {
         let parse = |t: &str| -> McpSettings { toml::from_str(t).unwrap() };
         assert!(parse("[servers.a]\ncommand = \"x\"\n").validate().is_ok());
-        let (key, why) = parse("[servers.a]\nurl = \"https://x\"\n")
-            .validate()
-            .unwrap_err();
+        let (key, why) =
+            parse("[servers.a]\nurl = \"https://x\"\ntransport = \"streamable-http\"\n")
+                .validate()
+                .unwrap_err();
         assert_eq!(key, "mcp.servers.a");
         assert!(why.contains("not supported yet"), "{why}");
+        let ok = parse(
+            "[servers.a]\nurl = \"http://127.0.0.1:1/mcp\"\ntype = \"streamable-http\"\nheaders = { Authorization = \"Bearer t\" }\n",
+        );
+        assert!(ok.validate().is_ok());
+        assert_eq!(
+            ok.servers["a"].transport_kind(),
+            Ok(Transport::StreamableHttp)
+        );
+        // SSE, named or by default, is refused with a pointer to streamable-http.
+        for t in [
+            "url = \"http://x\"\ntransport = \"sse\"\n",
+            "url = \"http://x\"\n",
+        ] {
+            let (_, why) = parse(&format!("[servers.a]\n{t}")).validate().unwrap_err();
+            assert!(
+                why.contains("\"sse\" is not supported") && why.contains("streamable-http"),
+                "{why}"
+            );
+        }
+        let (_, why) = parse("[servers.a]\nurl = \"http://x\"\ntransport = \"ws\"\n")
+            .validate()
+            .unwrap_err();
+        assert!(why.contains("\"ws\" is not supported"), "{why}");
+        // OAuth servers are skipped at start, not refused.
+        assert!(
+            parse("[servers.a]\nurl = \"https://x\"\nauth = \"oauth\"\n")
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            parse("[servers.a]\nurl = \"https://x\"\n[servers.a.oauth]\nclient_id = \"c\"\n")
+                .validate()
+                .is_ok()
+        );
         let (_, why) = parse("[servers.a]\nargs = []\n").validate().unwrap_err();
         assert_eq!(why, "command is required");
         assert!(parse("[servers.a]\nenabled = false\n").validate().is_ok());
