@@ -68,6 +68,9 @@ pub struct RawConfig {
     /// `[mcp]`: node-hosted MCP servers (`[mcp.servers.<name>]`).
     #[serde(default)]
     pub mcp: toml::Table,
+    /// `[skills]`: the node's skills (`enabled`, `dir`).
+    #[serde(default)]
+    pub skills: toml::Table,
 }
 
 /// `[exec]`: the node's own policy for `system.run` before the exec-approvals document
@@ -187,6 +190,8 @@ pub struct Config {
     pub camera: openclaw_capability_camera::CameraSettings,
     /// `[mcp]`.
     pub mcp: openclaw_capability_mcp::McpSettings,
+    /// `[skills]`, its `dir` filled in (`<state dir>/skills` by default).
+    pub skills: openclaw_capability_skills::SkillsSettings,
 }
 
 /// `[device]`, validated.
@@ -413,6 +418,7 @@ impl Config {
             known(allow, "commands.allow")?;
         }
         known(&raw.commands.deny, "commands.deny")?;
+        let skills = skills_settings(&raw.skills, &state_dir)?;
         Ok(Config {
             state_dir,
             gateway_url,
@@ -442,6 +448,7 @@ impl Config {
             #[cfg(feature = "camera")]
             camera: section(&raw.camera, "camera")?,
             mcp: mcp_settings(&raw.mcp)?,
+            skills,
         })
     }
 }
@@ -470,6 +477,16 @@ fn mcp_settings(table: &toml::Table) -> Result<openclaw_capability_mcp::McpSetti
     settings
         .validate()
         .map_err(|(key, reason)| ConfigError::Invalid { key, reason })?;
+    Ok(settings)
+}
+
+/// Parses `[skills]`; the directory defaults to `<state dir>/skills` (parity §4).
+fn skills_settings(
+    table: &toml::Table,
+    state_dir: &std::path::Path,
+) -> Result<openclaw_capability_skills::SkillsSettings, ConfigError> {
+    let mut settings: openclaw_capability_skills::SkillsSettings = section(table, "skills")?;
+    settings.dir.get_or_insert_with(|| state_dir.join("skills"));
     Ok(settings)
 }
 
@@ -531,6 +548,22 @@ mod tests {
             PathBuf::from("/tmp/x"),
         )
         .unwrap_err()
+    }
+
+    #[test]
+    fn skills_default_to_the_state_dir_and_unknown_keys_are_refused() {
+        let c = load("", &Overrides::default(), &env_of(&[]));
+        assert!(c.skills.enabled);
+        assert_eq!(c.skills.dir, Some(PathBuf::from("/tmp/x/skills")));
+        let c = load(
+            "[skills]\nenabled = false\ndir = \"/srv/skills\"\n",
+            &Overrides::default(),
+            &env_of(&[]),
+        );
+        assert!(!c.skills.enabled);
+        assert_eq!(c.skills.dir, Some(PathBuf::from("/srv/skills")));
+        let err = load_err("[skills]\nwatch = true\n").to_string();
+        assert!(err.starts_with("invalid setting skills:"), "{err}");
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl Node {
         // This process serves calls: orphans of their commands come back to it (Linux) and
         // die with their call (`system.run`'s process tree; nothing on macOS).
         openclaw_capability_system::run::adopt_orphans();
-        let capabilities = capabilities(&config);
+        let capabilities = capabilities(&config, Some(&identity.device_id()));
         let metrics = Arc::new(Metrics::new(
             capabilities
                 .iter()
@@ -162,7 +162,7 @@ pub async fn open_identity(store: Arc<dyn CredentialStore>) -> Result<DeviceIden
 /// Step 4: the capability registry: every capability built in, behind the node-local
 /// allowlist.
 pub fn build_registry(config: &Config) -> Registry {
-    Registry::new(capabilities(config), &command_policy(config))
+    Registry::new(capabilities(config, None), &command_policy(config))
 }
 
 /// The node-local command allowlist of a config.
@@ -170,9 +170,18 @@ fn command_policy(config: &Config) -> CommandPolicy {
     CommandPolicy::new(config.command_allow.clone(), config.command_deny.clone())
 }
 
-/// Every capability built in, configured.
-fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capability>> {
-    let system = openclaw_capability_system::SystemCapability::new(run_config(config));
+/// Every capability built in, configured. `node_id` (the device id) makes the `node://`
+/// skill locators of `system.run` resolvable; without it (`doctor`) they stay unresolved.
+fn capabilities(
+    config: &Config,
+    node_id: Option<&str>,
+) -> Vec<Arc<dyn openclaw_capability_api::Capability>> {
+    let mut run = run_config(config);
+    let skills_dir = config.skills.dir.clone().unwrap_or_default();
+    if let Some(node_id) = node_id {
+        run.cwd_locators = skill_locators(skills_dir.clone(), node_id.to_string());
+    }
+    let system = openclaw_capability_system::SystemCapability::new(run);
     let mut device = openclaw_capability_device::DeviceCapability::new(
         openclaw_capability_device::DeviceConfig {
             enabled: config.device.commands,
@@ -207,7 +216,26 @@ fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capabil
         openclaw_capability_mcp::McpCapability::new(config.mcp.clone(), crate::VERSION)
             .command_allowed(mcp_allowed),
     ));
+    capabilities.push(Arc::new(openclaw_capability_skills::SkillsCapability::new(
+        &skills_dir,
+        config.skills.enabled,
+    )));
     capabilities
+}
+
+/// `system.run`'s `cwd` locators for this node's skills (parity §4), resolved whether or
+/// not publication is on, as the reference does.
+pub fn skill_locators(
+    skills_dir: std::path::PathBuf,
+    node_id: String,
+) -> openclaw_capability_system::run::cwd::CwdLocators {
+    openclaw_capability_system::run::cwd::CwdLocators::new(move |cwd| {
+        Ok(openclaw_capability_skills::locator::resolve(
+            cwd,
+            &node_id,
+            &skills_dir,
+        )?)
+    })
 }
 
 /// The execution settings of `system.run` for a config.

@@ -30,4 +30,5 @@ mod real_gateway;
 mod screen;
 mod secrets;
 mod settings;
+mod skills;
 mod ssh_tunnel;

@@ -675,3 +675,147 @@ async fn real_gateway_relays_screen_snapshot() {
     node.stop().await.unwrap();
     real(&["stop"]).await;
 }
+
+/// A capability whose background task's gateway requests are recorded with their answers
+/// (method, params, answer), to see what the real Gateway said to a publisher.
+struct Recorded {
+    inner: std::sync::Arc<dyn openclaw_capability_api::Capability>,
+    answers: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+impl openclaw_capability_api::Capability for Recorded {
+    fn caps(&self) -> Vec<&'static str> {
+        self.inner.caps()
+    }
+    fn handlers(&self) -> Vec<std::sync::Arc<dyn openclaw_capability_api::Handler>> {
+        self.inner.handlers()
+    }
+    fn background(
+        &self,
+        mut ctx: openclaw_capability_api::BackgroundContext,
+    ) -> Option<openclaw_capability_api::BoxFuture<()>> {
+        let upstream = ctx.requests.clone();
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<openclaw_capability_api::GatewayRequest>();
+        ctx.requests = openclaw_capability_api::RequestSink::new(tx);
+        let answers = self.answers.clone();
+        tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                let answer = upstream.request(&r.method, r.params.clone()).await;
+                let shown = match &answer {
+                    Ok(v) => serde_json::json!({"ok": v}),
+                    Err(e) => serde_json::json!({"error": e.to_string()}),
+                };
+                answers.lock().unwrap().push((r.method.clone(), shown));
+                let _ = r.reply.send(answer);
+            }
+        });
+        self.inner.background(ctx)
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the real Gateway: scripts/test"]
+async fn real_gateway_accepts_node_skills_and_runs_in_a_skill_directory() {
+    let _guard = REAL.lock().await;
+    real(&["start"]).await;
+    let (url, token) = real_env().await;
+    let name = format!("rust-skills-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let skills_dir = dir.path().join("skills");
+    let skill_md =
+        "---\nname: real-skill\ndescription: A skill served by the Rust node\n---\n# Real skill\n";
+    std::fs::create_dir_all(skills_dir.join("real-skill")).unwrap();
+    std::fs::write(skills_dir.join("real-skill/SKILL.md"), skill_md).unwrap();
+    let store: std::sync::Arc<dyn openclaw_node::credentials::CredentialStore> =
+        std::sync::Arc::new(openclaw_node::credentials::FileStore::in_state_dir(
+            dir.path(),
+        ));
+    let node_id = openclaw_node::credentials::load_or_create_identity(store.as_ref())
+        .unwrap()
+        .device_id();
+    let mut run = openclaw_capability_system::run::RunConfig::new(
+        openclaw_capability_system::node_path(),
+        dir.path().to_path_buf(),
+    );
+    run.security = openclaw_capability_system::approvals::Security::Full;
+    run.cwd_locators = openclaw_node::node::skill_locators(skills_dir.clone(), node_id.clone());
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let skills = Recorded {
+        inner: std::sync::Arc::new(openclaw_capability_skills::SkillsCapability::new(
+            &skills_dir,
+            true,
+        )),
+        answers: answers.clone(),
+    };
+    let caps: Vec<std::sync::Arc<dyn openclaw_capability_api::Capability>> = vec![
+        std::sync::Arc::new(openclaw_capability_system::SystemCapability::new(run)),
+        std::sync::Arc::new(skills),
+    ];
+    let mut node = TestNode::builder(&url)
+        .token(&token)
+        .state(dir, store)
+        .options(|o| o.display_name = name.clone())
+        .caps(caps)
+        .start();
+    assert_eq!(node.node_id, node_id);
+    node.wait_ready().await;
+    // Accepted before any approval (parity §2.4), with the Gateway's normalised list.
+    let accepted = eventually_for(REAL_WAIT, "the answer to node.skills.update", || async {
+        answers
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(m, _)| m == "node.skills.update")
+            .map(|(_, a)| a.clone())
+    })
+    .await;
+    eprintln!("node.skills.update answer: {accepted}");
+    assert_eq!(accepted["ok"]["nodeId"], node_id.as_str(), "{accepted}");
+    let listed = &accepted["ok"]["skills"];
+    assert_eq!(listed[0]["name"], "real-skill", "{accepted}");
+
+    eventually_for(REAL_WAIT, "our node approved for system.run", || async {
+        real(&["approve-all"]).await;
+        let status = real_json(&["nodes", "status"]).await;
+        let me = find_node(&status, &node_id)?;
+        (lists(me, "commands", "system.run") && me["connected"] == true).then_some(())
+    })
+    .await;
+    let described = real_json(&["nodes", "describe", "--node", &node_id]).await;
+    eprintln!(
+        "without node.runnerInventory.update: sessionHost={} workerSlots={} issues={}",
+        described["sessionHost"], described["workerSlots"], described["issues"]
+    );
+
+    let locator = format!("node://{node_id}/skills/real-skill");
+    let reply = eventually_for(REAL_WAIT, "system.run in the skill directory", || async {
+        let r = gateway_system_run(
+            &node_id,
+            serde_json::json!({"command": ["pwd"], "cwd": locator}),
+        )
+        .await;
+        r.get("stdout").map(|_| r.clone())
+    })
+    .await;
+    let real_dir = std::fs::canonicalize(skills_dir.join("real-skill")).unwrap();
+    assert_eq!(
+        reply["stdout"].as_str().unwrap().trim(),
+        real_dir.display().to_string(),
+        "{reply}"
+    );
+    let refused = gateway_system_run(
+        &node_id,
+        serde_json::json!({"command": ["pwd"], "cwd": format!("node://{node_id}/skills/absent")}),
+    )
+    .await;
+    eprintln!("missing skill: {refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("node skill cwd locator is unavailable"),
+        "{refused}"
+    );
+    node.stop().await.unwrap();
+    real(&["stop"]).await;
+}

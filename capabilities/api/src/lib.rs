@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub mod js;
+pub mod publish;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

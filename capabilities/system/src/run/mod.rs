@@ -9,6 +9,7 @@
 //! Neither imports the other; this module picks one ([`execute`]).
 
 mod capture;
+pub mod cwd;
 mod orphans;
 mod pipes;
 mod pty;
@@ -61,6 +62,8 @@ pub struct RunConfig {
     pub heartbeat: Duration,
     /// SIGTERM → SIGKILL grace.
     pub kill_grace: Duration,
+    /// What a `node://` `cwd` names (none: every `cwd` passes through).
+    pub cwd_locators: cwd::CwdLocators,
 }
 
 impl RunConfig {
@@ -77,6 +80,7 @@ impl RunConfig {
             output_cap: spec::OUTPUT_CAP,
             heartbeat: Duration::from_secs(5),
             kill_grace: Duration::from_secs(2),
+            cwd_locators: cwd::CwdLocators::default(),
         }
     }
 
@@ -352,8 +356,9 @@ impl Command for SystemRun {
         js::decode_params(params_json)
     }
 
-    async fn run(&self, p: RunParams, ctx: CallContext) -> Result<RunResult, CapabilityError> {
+    async fn run(&self, mut p: RunParams, ctx: CallContext) -> Result<RunResult, CapabilityError> {
         let config = &self.0;
+        p.cwd = config.cwd_locators.apply(p.cwd.take())?;
         if p.command.is_none() {
             return Err(invalid("command required"));
         }
@@ -698,8 +703,9 @@ impl Command for SystemRunPrepare {
         js::decode_params(params_json)
     }
 
-    async fn run(&self, p: PrepareParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
+    async fn run(&self, mut p: PrepareParams, _ctx: CallContext) -> Result<Value, CapabilityError> {
         let config = &self.0;
+        p.cwd = config.cwd_locators.apply(p.cwd.take())?;
         let (argv, analysis, cwd) =
             validate(p.command, p.raw_command.as_deref(), p.cwd.as_deref())?;
         if !cwd.is_dir() {

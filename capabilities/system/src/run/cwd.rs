@@ -1,0 +1,116 @@
+//! `cwd` locators of `system.run` and `system.run.prepare` (parity §4): before either reads
+//! its `cwd`, a locator the node knows (`node://<node id>/skills/<name>`) is replaced by
+//! the directory it names, or the call fails with the locator's error. What a locator
+//! means is not this crate's business: the node's composition root hands in the resolver
+//! (the skills capability's), so neither capability depends on the other.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openclaw_capability_api::CapabilityError;
+
+/// A resolver: `Ok(None)` for a `cwd` that is not a locator (it passes through unchanged),
+/// the directory for one that resolves, the wire error for one that does not.
+pub type Resolve = dyn Fn(&str) -> Result<Option<PathBuf>, CapabilityError> + Send + Sync;
+
+/// The resolver of a node, if it has one (a node without skills has none: every `cwd`
+/// passes through).
+#[derive(Clone, Default)]
+pub struct CwdLocators(Option<Arc<Resolve>>);
+
+impl CwdLocators {
+    /// Locators resolved by `resolve`.
+    pub fn new(
+        resolve: impl Fn(&str) -> Result<Option<PathBuf>, CapabilityError> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Some(Arc::new(resolve)))
+    }
+
+    /// The `cwd` to use for the `cwd` asked for.
+    pub fn apply(&self, cwd: Option<String>) -> Result<Option<String>, CapabilityError> {
+        let (Some(resolve), Some(asked)) = (&self.0, cwd.as_deref()) else {
+            return Ok(cwd);
+        };
+        Ok(match resolve(asked)? {
+            Some(dir) => Some(dir.display().to_string()),
+            None => cwd,
+        })
+    }
+}
+
+impl std::fmt::Debug for CwdLocators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "CwdLocators(resolver)"
+        } else {
+            "CwdLocators(none)"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{RunConfig, SystemRun, SystemRunPrepare};
+    use openclaw_capability_api::{CallContext, Command as _};
+
+    fn locators() -> CwdLocators {
+        CwdLocators::new(|cwd| match cwd {
+            "node://n/skills/tmp" => Ok(Some(PathBuf::from("/tmp"))),
+            c if c.starts_with("node://") => Err(CapabilityError::invalid_request("Error: bad")),
+            _ => Ok(None),
+        })
+    }
+
+    #[test]
+    fn locators_map_and_everything_else_passes_through() {
+        let l = locators();
+        assert_eq!(
+            l.apply(Some("node://n/skills/tmp".into())),
+            Ok(Some("/tmp".into()))
+        );
+        assert_eq!(l.apply(Some("/srv".into())), Ok(Some("/srv".into())));
+        assert_eq!(l.apply(None), Ok(None));
+        assert_eq!(
+            l.apply(Some("node://x".into())).unwrap_err().message,
+            "Error: bad"
+        );
+        let none = CwdLocators::default();
+        assert_eq!(
+            none.apply(Some("node://x".into())),
+            Ok(Some("node://x".into()))
+        );
+    }
+
+    fn config() -> Arc<RunConfig> {
+        let mut run = RunConfig::new(crate::node_path(), std::env::temp_dir());
+        run.security = crate::approvals::doc::Security::Full;
+        run.ask = crate::approvals::doc::Ask::Off;
+        run.cwd_locators = locators();
+        Arc::new(run)
+    }
+
+    #[tokio::test]
+    async fn run_and_prepare_resolve_the_locator_before_anything_else() {
+        let run = SystemRun(config());
+        // The locator is checked before the command is (as the reference orders it).
+        let p = run.parse(Some(r#"{"cwd":"node://x"}"#)).unwrap();
+        let e = run.run(p, CallContext::detached("1")).await.unwrap_err();
+        assert_eq!(e.message, "Error: bad");
+        let prepare = SystemRunPrepare(config());
+        let p = prepare
+            .parse(Some(r#"{"command":["pwd"],"cwd":"node://x"}"#))
+            .unwrap();
+        let e = prepare
+            .run(p, CallContext::detached("2"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.message, "Error: bad");
+        let p = prepare
+            .parse(Some(r#"{"command":["pwd"],"cwd":"node://n/skills/tmp"}"#))
+            .unwrap();
+        let plan = prepare.run(p, CallContext::detached("3")).await.unwrap();
+        let tmp = std::fs::canonicalize("/tmp").unwrap();
+        assert_eq!(plan["plan"]["cwd"], tmp.display().to_string(), "{plan}");
+    }
+}
