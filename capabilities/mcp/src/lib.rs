@@ -16,9 +16,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use openclaw_capability_api::{
-    BackgroundContext, BoxFuture, Capability, Handler, NODE_SECRET_ENV, erase,
-};
+use openclaw_capability_api::{BackgroundContext, BoxFuture, Capability, Handler, erase};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -35,6 +33,7 @@ pub mod settings;
 pub mod status;
 
 pub use catalog::Catalog;
+pub use server::scrubbed;
 pub use settings::{McpSettings, ServerSettings, Transport};
 pub use status::{ServerState, ServerStatus};
 
@@ -140,13 +139,6 @@ impl McpCapability {
     }
 }
 
-/// The node's environment without its gateway credentials ([`NODE_SECRET_ENV`]): what
-/// every MCP server starts from, before its own `env`.
-pub fn scrubbed(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
-    vars.filter(|(k, _)| !NODE_SECRET_ENV.contains(&k.as_str()))
-        .collect()
-}
-
 impl Capability for McpCapability {
     fn caps(&self) -> Vec<&'static str> {
         vec!["mcp"]
@@ -169,24 +161,5 @@ impl Capability for McpCapability {
         self.tasks.close();
         let tasks = self.tasks.clone();
         Box::pin(async move { tasks.wait().await })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn servers_never_get_the_gateway_credentials() {
-        let vars = [
-            ("PATH", "/bin"),
-            ("OPENCLAW_GATEWAY_TOKEN", "t"),
-            ("OPENCLAW_GATEWAY_PASSWORD", "p"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()));
-        assert_eq!(
-            scrubbed(vars.into_iter()),
-            [("PATH".to_string(), "/bin".to_string())]
-        );
     }
 }

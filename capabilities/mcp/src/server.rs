@@ -24,9 +24,18 @@ use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use openclaw_capability_api::NODE_SECRET_ENV;
+
 use crate::catalog::Servers;
 use crate::redact::redact_error;
 use crate::settings::{ServerSettings, Transport};
+
+/// The node's environment without its gateway credentials ([`NODE_SECRET_ENV`]): what
+/// every MCP server starts from, before its own `env`.
+pub fn scrubbed(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    vars.filter(|(k, _)| !NODE_SECRET_ENV.contains(&k.as_str()))
+        .collect()
+}
 
 /// First restart delay.
 pub const RETRY_INITIAL: Duration = Duration::from_millis(250);
@@ -359,7 +368,7 @@ pub async fn probe(
     let launch = Launch {
         name: name.to_string(),
         settings: settings.clone(),
-        base_env: crate::scrubbed(std::env::vars()),
+        base_env: scrubbed(std::env::vars()),
         version: version.to_string(),
     };
     let mut running = start(&launch).await.map_err(|e| launch.redact(&e))?;
@@ -410,4 +419,23 @@ async fn list_tools(
         })
         .collect();
     Ok(crate::descriptors::publishable(admitted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_never_get_the_gateway_credentials() {
+        let vars = [
+            ("PATH", "/bin"),
+            ("OPENCLAW_GATEWAY_TOKEN", "t"),
+            ("OPENCLAW_GATEWAY_PASSWORD", "p"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(
+            scrubbed(vars.into_iter()),
+            [("PATH".to_string(), "/bin".to_string())]
+        );
+    }
 }
