@@ -4,9 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use openclaw_capability_api::CapabilityError;
 use openclaw_capability_api::{CallContext, Command, ErrorCode, EventSink, ProgressSink};
 use openclaw_capability_system::approvals::{ApprovalsDoc, ApprovalsStore};
-use openclaw_capability_system::run::{RunConfig, RunParams, RunResult, SystemRun};
+use openclaw_capability_system::run::cwd::CwdLocators;
+use openclaw_capability_system::run::{
+    RunConfig, RunParams, RunResult, SystemRun, SystemRunPrepare,
+};
 use openclaw_capability_system::{approvals::Security, node_path};
 use tokio::sync::mpsc;
 
@@ -584,4 +588,41 @@ async fn attack_10_11_symlinked_or_swapped_cwd_is_refused_for_approved_runs() {
         e.message,
         "SYSTEM_RUN_DENIED: approval cwd identity mismatch"
     );
+}
+
+/// A config whose `node://n/skills/tmp` locator names /tmp and any other `node://` is refused.
+fn locator_config() -> Arc<RunConfig> {
+    let mut run = RunConfig::new(node_path(), std::env::temp_dir());
+    run.security = Security::Full;
+    run.ask = openclaw_capability_system::approvals::Ask::Off;
+    run.cwd_locators = CwdLocators::new(|cwd| match cwd {
+        "node://n/skills/tmp" => Ok(Some(std::path::PathBuf::from("/tmp"))),
+        c if c.starts_with("node://") => Err(CapabilityError::invalid_request("Error: bad")),
+        _ => Ok(None),
+    });
+    Arc::new(run)
+}
+
+#[tokio::test]
+async fn run_and_prepare_resolve_the_locator_before_anything_else() {
+    let run = SystemRun(locator_config());
+    // The locator is checked before the command is (as the reference orders it).
+    let p = run.parse(Some(r#"{"cwd":"node://x"}"#)).unwrap();
+    let e = run.run(p, CallContext::detached("1")).await.unwrap_err();
+    assert_eq!(e.message, "Error: bad");
+    let prepare = SystemRunPrepare(locator_config());
+    let p = prepare
+        .parse(Some(r#"{"command":["pwd"],"cwd":"node://x"}"#))
+        .unwrap();
+    let e = prepare
+        .run(p, CallContext::detached("2"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "Error: bad");
+    let p = prepare
+        .parse(Some(r#"{"command":["pwd"],"cwd":"node://n/skills/tmp"}"#))
+        .unwrap();
+    let plan = prepare.run(p, CallContext::detached("3")).await.unwrap();
+    let tmp = std::fs::canonicalize("/tmp").unwrap();
+    assert_eq!(plan["plan"]["cwd"], tmp.display().to_string(), "{plan}");
 }

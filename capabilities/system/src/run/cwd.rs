@@ -51,8 +51,6 @@ impl std::fmt::Debug for CwdLocators {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{RunConfig, SystemRun, SystemRunPrepare};
-    use openclaw_capability_api::{CallContext, Command as _};
 
     fn locators() -> CwdLocators {
         CwdLocators::new(|cwd| match cwd {
@@ -80,37 +78,5 @@ mod tests {
             none.apply(Some("node://x".into())),
             Ok(Some("node://x".into()))
         );
-    }
-
-    fn config() -> Arc<RunConfig> {
-        let mut run = RunConfig::new(crate::node_path(), std::env::temp_dir());
-        run.security = crate::approvals::doc::Security::Full;
-        run.ask = crate::approvals::doc::Ask::Off;
-        run.cwd_locators = locators();
-        Arc::new(run)
-    }
-
-    #[tokio::test]
-    async fn run_and_prepare_resolve_the_locator_before_anything_else() {
-        let run = SystemRun(config());
-        // The locator is checked before the command is (as the reference orders it).
-        let p = run.parse(Some(r#"{"cwd":"node://x"}"#)).unwrap();
-        let e = run.run(p, CallContext::detached("1")).await.unwrap_err();
-        assert_eq!(e.message, "Error: bad");
-        let prepare = SystemRunPrepare(config());
-        let p = prepare
-            .parse(Some(r#"{"command":["pwd"],"cwd":"node://x"}"#))
-            .unwrap();
-        let e = prepare
-            .run(p, CallContext::detached("2"))
-            .await
-            .unwrap_err();
-        assert_eq!(e.message, "Error: bad");
-        let p = prepare
-            .parse(Some(r#"{"command":["pwd"],"cwd":"node://n/skills/tmp"}"#))
-            .unwrap();
-        let plan = prepare.run(p, CallContext::detached("3")).await.unwrap();
-        let tmp = std::fs::canonicalize("/tmp").unwrap();
-        assert_eq!(plan["plan"]["cwd"], tmp.display().to_string(), "{plan}");
     }
 }
