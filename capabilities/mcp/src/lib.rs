@@ -79,8 +79,13 @@ impl McpCapability {
     pub fn command_allowed(self, allowed: bool) -> Self {
         if !allowed {
             *self.started.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            // Every server shows as disabled in `status`, and the catalog is ready, empty.
+            let mut off = (*self.settings).clone();
+            for server in off.servers.values_mut() {
+                server.enabled = Some(false);
+            }
             return Self {
-                servers: Arc::new(Servers::new(&McpSettings::default())),
+                servers: Arc::new(Servers::new(&off)),
                 ..self
             };
         }

@@ -344,6 +344,7 @@ async fn a_command_denied_by_policy_starts_no_server() {
         "{:?}",
         cap.status()
     );
+    assert_eq!(cap.status()[0].state, ServerState::Disabled);
 }
 
 #[tokio::test]
