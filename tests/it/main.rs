@@ -19,6 +19,7 @@ mod e2e;
 mod fake_gateway;
 mod faults;
 mod fuzz_corpus;
+mod gateway_catalogs;
 mod handshake;
 mod helpers;
 mod hostile;
