@@ -203,3 +203,140 @@ async fn plugin_tools_become_effective_when_the_surface_is_approved() {
     let r = request(&mut ws, "r2", "node.runnerInventory.update", v6).await;
     assert_eq!(r.payload, Some(json!({"nodeId": node_id})), "{r:?}");
 }
+
+/// The Python that has the `mcp` package (provisioned by `scripts/test`).
+fn mcp_python() -> String {
+    let python = std::env::var("OPENCLAW_MCP_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/openclaw-mcp-venv/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import mcp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "needs the mcp Python package: scripts/test ({python} cannot import mcp)"
+    );
+    python
+}
+
+/// `openclaw-node <args>` as an operator of `url`; stdout, or the failure's stderr.
+async fn operator_cli(url: &str, args: &[&str]) -> Result<String, String> {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
+        .args(args)
+        .args(["--url", url])
+        .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    if out.status.success() {
+        Ok(text(out.stdout))
+    } else {
+        Err(text(out.stderr))
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the mcp Python package: scripts/test"]
+async fn the_operator_cli_lists_and_calls_a_real_nodes_mcp_tools() {
+    let python = mcp_python();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_server.py");
+    let gw = TestGateway::start_auto_approve().await;
+    let op = gw.operator().await;
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("config.toml"),
+        format!("[mcp.servers.fx]\ncommand = {python:?}\nargs = [{fixture:?}]\n"),
+    )
+    .unwrap();
+    let mut node = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
+        .args(["--state-dir", state.path().to_str().unwrap()])
+        .args(["--credential-store", "file", "run"])
+        .env("OPENCLAW_GATEWAY_URL", &gw.url)
+        .env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let node_id = connected_node_with(&op, "mcp.tools.call.v1").await;
+    eventually("the node's MCP tools on its row", || async {
+        let tools = row(&op, &node_id).await["nodePluginTools"].clone();
+        (tools.as_array().is_some_and(|t| !t.is_empty())).then_some(())
+    })
+    .await;
+
+    let listed = operator_cli(&gw.url, &["nodes", "tools", &node_id])
+        .await
+        .unwrap();
+    let echo = listed
+        .lines()
+        .find(|l| l.starts_with("fx_echo "))
+        .unwrap_or_else(|| panic!("no fx_echo line:\n{listed}"));
+    assert!(echo.contains(" fx/echo "), "{echo}");
+    let as_json = operator_cli(&gw.url, &["nodes", "tools", &node_id, "--json"])
+        .await
+        .unwrap();
+    let tools: Value = serde_json::from_str(&as_json).unwrap();
+    assert!(
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["mcp"] == json!({"server": "fx", "tool": "echo"}))
+    );
+
+    let params =
+        json!({"server": "fx", "tool": "echo", "arguments": {"text": "via the cli"}}).to_string();
+    let called = operator_cli(
+        &gw.url,
+        &[
+            "nodes",
+            "invoke",
+            &node_id,
+            "mcp.tools.call.v1",
+            "--params",
+            &params,
+        ],
+    )
+    .await
+    .unwrap();
+    let payload: Value = serde_json::from_str(&called).unwrap();
+    assert_eq!(payload["content"][0]["text"], "via the cli", "{payload}");
+    // A tool outside the catalog is the node's refusal, passed through.
+    let params = json!({"server": "fx", "tool": "nope"}).to_string();
+    let refused = operator_cli(
+        &gw.url,
+        &[
+            "nodes",
+            "invoke",
+            &node_id,
+            "mcp.tools.call.v1",
+            "--params",
+            &params,
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.contains("MCP_TOOL_UNAVAILABLE"), "{refused}");
+
+    // SIGTERM: the node stops its MCP server on the way out.
+    let pid = node.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    within("the node to exit", node.wait()).await.unwrap();
+    eventually("the node to go offline", || async {
+        (row(&op, &node_id).await["connected"] == false).then_some(())
+    })
+    .await;
+    let gone = operator_cli(&gw.url, &["nodes", "tools", &node_id])
+        .await
+        .unwrap_err();
+    assert!(gone.contains("is not connected"), "{gone}");
+}

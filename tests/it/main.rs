@@ -24,6 +24,7 @@ mod handshake;
 mod helpers;
 mod hostile;
 mod mcp;
+mod mcp_import;
 mod pairing;
 mod process_faults;
 mod real_gateway;
