@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod approvals;
 pub mod bench;
+mod config_secrets;
 pub mod demo;
 pub mod devices;
 pub mod doctor;

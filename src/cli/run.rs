@@ -165,6 +165,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     };
     let env = global.env_lookup()?;
     let config = Config::load(&overrides, &env)?;
+    super::config_secrets::warn_if_exposed(&config, global);
     let store = if args.ephemeral {
         StoreSource::Ephemeral
     } else {

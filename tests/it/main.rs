@@ -25,6 +25,7 @@ mod helpers;
 mod hostile;
 mod mcp;
 mod mcp_import;
+mod mcp_ops;
 mod pairing;
 mod process_faults;
 mod real_gateway;
