@@ -71,6 +71,8 @@ pub struct Node {
     /// Its counters: calls are counted by command name for the commands built into the
     /// registry, every other name the gateway sends as one `other` (issue 17).
     pub metrics: Arc<Metrics>,
+    /// Its MCP servers (also in `registry`), for `status` and the metrics.
+    pub mcp: Arc<openclaw_capability_mcp::McpCapability>,
 }
 
 impl Node {
@@ -94,7 +96,8 @@ impl Node {
         // This process serves calls: orphans of their commands come back to it (Linux) and
         // die with their call (`system.run`'s process tree; nothing on macOS).
         openclaw_capability_system::run::adopt_orphans();
-        let capabilities = capabilities(&config);
+        let mcp = Arc::new(mcp_capability(&config));
+        let capabilities = capabilities(&config, mcp.clone());
         let metrics = Arc::new(Metrics::new(
             capabilities
                 .iter()
@@ -110,6 +113,7 @@ impl Node {
             identity,
             registry,
             metrics,
+            mcp,
         })
     }
 
@@ -162,7 +166,8 @@ pub async fn open_identity(store: Arc<dyn CredentialStore>) -> Result<DeviceIden
 /// Step 4: the capability registry: every capability built in, behind the node-local
 /// allowlist.
 pub fn build_registry(config: &Config) -> Registry {
-    Registry::new(capabilities(config), &command_policy(config))
+    let mcp = Arc::new(mcp_capability(config));
+    Registry::new(capabilities(config, mcp), &command_policy(config))
 }
 
 /// The node-local command allowlist of a config.
@@ -171,7 +176,10 @@ fn command_policy(config: &Config) -> CommandPolicy {
 }
 
 /// Every capability built in, configured.
-fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capability>> {
+fn capabilities(
+    config: &Config,
+    mcp: Arc<openclaw_capability_mcp::McpCapability>,
+) -> Vec<Arc<dyn openclaw_capability_api::Capability>> {
     let system = openclaw_capability_system::SystemCapability::new(run_config(config));
     let mut device = openclaw_capability_device::DeviceCapability::new(
         openclaw_capability_device::DeviceConfig {
@@ -200,11 +208,13 @@ fn capabilities(config: &Config) -> Vec<Arc<dyn openclaw_capability_api::Capabil
     capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
         config.camera.clone(),
     )));
-    capabilities.push(Arc::new(openclaw_capability_mcp::McpCapability::new(
-        config.mcp.clone(),
-        crate::VERSION,
-    )));
+    capabilities.push(mcp);
     capabilities
+}
+
+/// The MCP capability of a config.
+fn mcp_capability(config: &Config) -> openclaw_capability_mcp::McpCapability {
+    openclaw_capability_mcp::McpCapability::new(config.mcp.clone(), crate::VERSION)
 }
 
 /// The execution settings of `system.run` for a config.

@@ -5,6 +5,9 @@
 //! surface approved); each capability; the service. `--json` for scripts. Exit code 0 when
 //! nothing failed, 1 otherwise.
 //!
+//! `mcp` starts each configured MCP server once and lists its tools, or says what to fix
+//! (`doctor_mcp`).
+//!
 //! `permissions` warns when the state directory or a settings file holding a token, a
 //! password or MCP server secrets (the config file, `--env-file`) is open to group or
 //! others, with the `chmod`.
@@ -227,6 +230,15 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
         }
     };
     out.push(permissions(&config, global));
+    for (_, v) in super::doctor_mcp::check_servers(&config.mcp).await {
+        let verdict = match (v.ok, v.warn) {
+            (None, _) => Verdict::Skip,
+            (Some(false), _) => Verdict::Fail,
+            (Some(true), true) => Verdict::Warn,
+            (Some(true), false) => Verdict::Ok,
+        };
+        out.push(check("mcp", verdict, v.detail, v.fix));
+    }
     // Credentials: only a store this node already uses is opened (doctor creates nothing).
     let store = match recorded_store(&config.state_dir) {
         None => {

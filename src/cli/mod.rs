@@ -13,6 +13,7 @@ mod config_secrets;
 pub mod demo;
 pub mod devices;
 pub mod doctor;
+mod doctor_mcp;
 pub mod gateway;
 mod global;
 pub mod identity;
