@@ -71,6 +71,8 @@ pub struct Node {
     /// Its counters: calls are counted by command name for the commands built into the
     /// registry, every other name the gateway sends as one `other` (issue 17).
     pub metrics: Arc<Metrics>,
+    /// Its MCP servers (also in `registry`), for `status` and the metrics.
+    pub mcp: Arc<openclaw_capability_mcp::McpCapability>,
 }
 
 impl Node {
@@ -94,7 +96,8 @@ impl Node {
         // This process serves calls: orphans of their commands come back to it (Linux) and
         // die with their call (`system.run`'s process tree; nothing on macOS).
         openclaw_capability_system::run::adopt_orphans();
-        let capabilities = capabilities(&config, Some(&identity.device_id()));
+        let mcp = Arc::new(mcp_capability(&config));
+        let capabilities = capabilities(&config, Some(&identity.device_id()), mcp.clone());
         let metrics = Arc::new(Metrics::new(
             capabilities
                 .iter()
@@ -110,6 +113,7 @@ impl Node {
             identity,
             registry,
             metrics,
+            mcp,
         })
     }
 
@@ -162,7 +166,8 @@ pub async fn open_identity(store: Arc<dyn CredentialStore>) -> Result<DeviceIden
 /// Step 4: the capability registry: every capability built in, behind the node-local
 /// allowlist.
 pub fn build_registry(config: &Config) -> Registry {
-    Registry::new(capabilities(config, None), &command_policy(config))
+    let mcp = Arc::new(mcp_capability(config));
+    Registry::new(capabilities(config, None, mcp), &command_policy(config))
 }
 
 /// The node-local command allowlist of a config.
@@ -175,6 +180,7 @@ fn command_policy(config: &Config) -> CommandPolicy {
 fn capabilities(
     config: &Config,
     node_id: Option<&str>,
+    mcp: Arc<openclaw_capability_mcp::McpCapability>,
 ) -> Vec<Arc<dyn openclaw_capability_api::Capability>> {
     let mut run = run_config(config);
     let skills_dir = config.skills.dir.clone().unwrap_or_default();
@@ -209,13 +215,7 @@ fn capabilities(
     capabilities.push(Arc::new(openclaw_capability_camera::CameraCapability::new(
         config.camera.clone(),
     )));
-    // The policy decides whether MCP servers are started at all (`[commands] deny`).
-    let mcp_allowed =
-        command_policy(config).permits(openclaw_capability_mcp::descriptors::CALL_COMMAND);
-    capabilities.push(Arc::new(
-        openclaw_capability_mcp::McpCapability::new(config.mcp.clone(), crate::VERSION)
-            .command_allowed(mcp_allowed),
-    ));
+    capabilities.push(mcp);
     capabilities.push(Arc::new(openclaw_capability_skills::SkillsCapability::new(
         &skills_dir,
         config.skills.enabled,
@@ -236,6 +236,15 @@ pub fn skill_locators(
             &skills_dir,
         )?)
     })
+}
+
+/// The MCP capability of a config; the policy decides whether its servers are started at
+/// all (`[commands] deny`).
+fn mcp_capability(config: &Config) -> openclaw_capability_mcp::McpCapability {
+    let allowed =
+        command_policy(config).permits(openclaw_capability_mcp::descriptors::CALL_COMMAND);
+    openclaw_capability_mcp::McpCapability::new(config.mcp.clone(), crate::VERSION)
+        .command_allowed(allowed)
 }
 
 /// The execution settings of `system.run` for a config.

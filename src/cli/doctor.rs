@@ -5,8 +5,12 @@
 //! surface approved); each capability; the service. `--json` for scripts. Exit code 0 when
 //! nothing failed, 1 otherwise.
 //!
-//! `permissions` warns when the state directory or a settings file holding a token or
-//! password (the config file, `--env-file`) is open to group or others, with the `chmod`.
+//! `mcp` starts each configured MCP server once and lists its tools, or says what to fix
+//! (`doctor_mcp`).
+//!
+//! `permissions` warns when the state directory or a settings file holding a token, a
+//! password or MCP server secrets (the config file, `--env-file`) is open to group or
+//! others, with the `chmod`.
 //!
 //! The node-building layers are the steps of [`crate::node`], called one by one so each
 //! gets its verdict: `config` (`Config::load`), `credentials` (`open_store`,
@@ -135,6 +139,17 @@ fn permissions(config: &Config, global: &GlobalArgs) -> Check {
             is_dir,
         ));
     }
+    let mcp_secrets = super::config_secrets::servers_with_secrets(&config.mcp);
+    if !file_has_secret
+        && !mcp_secrets.is_empty()
+        && let Some((bits, is_dir)) = mode(&config_file)
+    {
+        let what = format!(
+            "config file (with {} env or headers)",
+            super::config_secrets::table_names(&mcp_secrets)
+        );
+        found.extend(exposure(&what, &config_file, bits, is_dir));
+    }
     if let Some(env_file) = &global.env_file {
         let env_has_secret = std::fs::read_to_string(env_file).is_ok_and(|text| {
             let vars = super::global::parse_env_file(&text);
@@ -215,6 +230,15 @@ pub async fn diagnose(args: &Args, global: &GlobalArgs) -> anyhow::Result<Vec<Ch
         }
     };
     out.push(permissions(&config, global));
+    for (_, v) in super::doctor_mcp::check_servers(&config.mcp).await {
+        let verdict = match (v.ok, v.warn) {
+            (None, _) => Verdict::Skip,
+            (Some(false), _) => Verdict::Fail,
+            (Some(true), true) => Verdict::Warn,
+            (Some(true), false) => Verdict::Ok,
+        };
+        out.push(check("mcp", verdict, v.detail, v.fix));
+    }
     // Credentials: only a store this node already uses is opened (doctor creates nothing).
     let store = match recorded_store(&config.state_dir) {
         None => {

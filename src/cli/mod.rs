@@ -9,12 +9,16 @@ use clap::{Parser, Subcommand};
 
 pub mod approvals;
 pub mod bench;
+mod config_secrets;
 pub mod demo;
 pub mod devices;
 pub mod doctor;
+mod doctor_mcp;
 pub mod gateway;
 mod global;
 pub mod identity;
+mod json5;
+pub mod mcp;
 pub mod nodes;
 pub mod pair;
 pub mod reset;
@@ -59,6 +63,9 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Show this node's device id and public key.
     Identity(identity::Args),
+    /// Node-hosted MCP servers: `mcp import` copies the reference node host's servers into
+    /// this node's config.
+    Mcp(mcp::Args),
     /// The local exec policy for system.run: show it, allow executables, set modes.
     Approvals(approvals::Args),
     /// Show what the running node is doing (state, approvals, gateway, commands, last
@@ -113,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices::run(args, &cli.global).await,
         Command::Nodes(args) => nodes::run(args, &cli.global).await,
         Command::Identity(args) => identity::run(args, &cli.global).await,
+        Command::Mcp(args) => mcp::run(args, &cli.global).await,
         Command::Approvals(args) => approvals::run(args, &cli.global).await,
         Command::Status(args) => status::run(args, &cli.global).await,
         Command::Doctor(args) => doctor::run(args, &cli.global).await,

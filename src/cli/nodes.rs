@@ -1,5 +1,5 @@
-//! `openclaw-node nodes list|pending|describe|approve|reject|invoke`: the node registry and
-//! command-surface approval, as an operator.
+//! `openclaw-node nodes list|pending|describe|tools|approve|reject|invoke`: the node
+//! registry, a node's published agent tools, and command-surface approval, as an operator.
 
 use std::process::ExitCode;
 
@@ -30,6 +30,12 @@ pub enum Action {
     Pending,
     /// One node in detail.
     Describe {
+        /// Node id or display name.
+        node: String,
+    },
+    /// The agent tools a node publishes (`nodePluginTools`: its MCP servers' tools), as
+    /// the gateway keeps them; call one with `nodes invoke <node> mcp.tools.call.v1`.
+    Tools {
         /// Node id or display name.
         node: String,
     },
@@ -127,6 +133,25 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             let n = op.node_describe(&id).await?;
             println!("{}", serde_json::to_string_pretty(&n)?);
         }
+        Action::Tools { node } => {
+            let id = resolve(&op, &node).await?;
+            let tools = op.node_describe(&id).await?.node_plugin_tools;
+            let Some(tools) = tools else {
+                anyhow::bail!(
+                    "node {} is not connected; its tools are published while it is",
+                    short(&id)
+                );
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tools)?);
+            } else if tools.is_empty() {
+                println!("no tools published");
+            } else {
+                for line in tool_lines(&tools) {
+                    println!("{line}");
+                }
+            }
+        }
         Action::Approve { request_id } => {
             let v = op.node_pair_approve(&request_id).await?;
             print(json, &v, |v| {
@@ -180,4 +205,54 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per tool: its agent name, what it calls (`server/tool` for an MCP tool, else
+/// the command), and the first line of its description.
+fn tool_lines(tools: &[Value]) -> Vec<String> {
+    let field = |t: &Value, k: &str| t[k].as_str().unwrap_or_default().to_string();
+    let rows: Vec<(String, String, String)> = tools
+        .iter()
+        .map(|t| {
+            let target = match (t["mcp"]["server"].as_str(), t["mcp"]["tool"].as_str()) {
+                (Some(server), Some(tool)) => format!("{server}/{tool}"),
+                _ => field(t, "command"),
+            };
+            let description = field(t, "description");
+            let first = description
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            (field(t, "name"), target, first)
+        })
+        .collect();
+    let name_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let target_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    rows.into_iter()
+        .map(|(name, target, first)| {
+            format!("{name:<name_w$}  {target:<target_w$}  {first}")
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_lines_show_name_target_and_first_description_line() {
+        let tools = [
+            json!({"pluginId": "node-mcp", "name": "fx_echo", "description": "Echoes.\nMore text.",
+                   "command": "mcp.tools.call.v1", "mcp": {"server": "fx", "tool": "echo"}}),
+            json!({"pluginId": "p", "name": "run", "description": "Runs", "command": "x.run"}),
+        ];
+        assert_eq!(
+            tool_lines(&tools),
+            ["fx_echo  fx/echo  Echoes.", "run      x.run    Runs"]
+        );
+    }
 }

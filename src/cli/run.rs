@@ -92,6 +92,8 @@ struct NodeStatus {
     store_location: String,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
+    mcp: Arc<openclaw_capability_mcp::McpCapability>,
+    mcp_settings: openclaw_capability_mcp::McpSettings,
     tunnel: Option<watch::Receiver<crate::transport::ssh::TunnelState>>,
 }
 
@@ -139,6 +141,10 @@ impl StatusSource for NodeStatus {
             SessionState::Connecting { attempt } => doc["attempt"] = json!(attempt),
             _ => {}
         }
+        let mcp = crate::status::mcp::servers(&self.mcp, &self.mcp_settings);
+        if !mcp.is_empty() {
+            doc["mcpServers"] = json!(mcp);
+        }
         if let Some(t) = &self.tunnel {
             doc["sshTunnel"] = json!(format!("{:?}", *t.borrow()));
         }
@@ -150,7 +156,9 @@ impl StatusSource for NodeStatus {
     }
 
     fn metrics(&self) -> MetricsSnapshot {
-        self.metrics.snapshot(crate::now_ms())
+        let mut snapshot = self.metrics.snapshot(crate::now_ms());
+        snapshot.mcp_servers = crate::status::mcp::servers(&self.mcp, &self.mcp_settings);
+        snapshot
     }
 }
 
@@ -165,6 +173,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     };
     let env = global.env_lookup()?;
     let config = Config::load(&overrides, &env)?;
+    super::config_secrets::warn_if_exposed(&config, global);
     let store = if args.ephemeral {
         StoreSource::Ephemeral
     } else {
@@ -232,6 +241,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     store_location: store.location(),
                     registry: registry.clone(),
                     metrics: metrics.clone(),
+                    mcp: node.mcp.clone(),
+                    mcp_settings: config.mcp.clone(),
                     tunnel: tunnel.as_ref().map(|t: &SshTunnel| t.state.clone()),
                 };
                 Some(tokio::spawn(crate::status::serve(

@@ -50,8 +50,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             if args.prometheus || args.json || args.metrics {
                 println!("{}", body.trim_end());
             } else {
-                let doc: Value = serde_json::from_str(&body)?;
+                let mut doc: Value = serde_json::from_str(&body)?;
+                let mcp = doc.as_object_mut().and_then(|d| d.remove("mcpServers"));
                 print_table(&doc);
+                for line in mcp_lines(mcp.as_ref()) {
+                    println!("{line}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -108,5 +112,53 @@ pub fn print_table(doc: &Value) {
             other => other.to_string(),
         };
         println!("{key:>width$}: {text}");
+    }
+}
+
+/// One line per MCP server: `mcp <name>: <state> (<transport>), N tools, N restarts`, and
+/// the last error when there is one.
+fn mcp_lines(servers: Option<&Value>) -> Vec<String> {
+    let Some(servers) = servers.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    servers
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or("-").to_string();
+            let mut line = format!(
+                "mcp {}: {} ({}), {} tools, {} restarts",
+                text("name"),
+                text("state"),
+                text("transport"),
+                s["tools"].as_u64().unwrap_or(0),
+                s["restarts"].as_u64().unwrap_or(0)
+            );
+            if let Some(e) = s["lastError"].as_str() {
+                line.push_str(&format!("; last error: {e}"));
+            }
+            line
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_servers_print_one_line_each() {
+        let servers = json!([
+            {"name": "fx", "transport": "stdio", "state": "up", "tools": 5, "restarts": 0},
+            {"name": "bad", "transport": "stdio", "state": "down", "tools": 0, "restarts": 3,
+             "lastError": "spawn failed"},
+        ]);
+        assert_eq!(
+            mcp_lines(Some(&servers)),
+            [
+                "mcp fx: up (stdio), 5 tools, 0 restarts",
+                "mcp bad: down (stdio), 0 tools, 3 restarts; last error: spawn failed"
+            ]
+        );
+        assert!(mcp_lines(None).is_empty());
     }
 }

@@ -262,6 +262,13 @@ fn node_request(
     req: RequestFrame,
 ) -> Result<Value, ErrorShape> {
     let own = session.device_id.as_deref().unwrap_or_default();
+    match req.method.as_str() {
+        methods::NODE_PLUGIN_TOOLS_UPDATE | methods::NODE_SKILLS_UPDATE => {
+            return publication(shared, session, &req);
+        }
+        methods::NODE_RUNNER_INVENTORY_UPDATE => return runner_inventory(shared, session, &req),
+        _ => {}
+    }
     let message = NodeToGateway::from_request(req).map_err(|e| match e {
         MessageError::Payload { name, reason } => {
             invalid(format!("invalid {name} params: {reason}"))
@@ -299,14 +306,92 @@ fn node_request(
             event: event.event,
             handled: true,
         })),
-        // Accepted and answered as the real Gateway does before approval; the embedded
-        // gateway keeps no agent-tool catalog (it runs no agents).
-        NodeToGateway::PluginToolsUpdate { .. } => Ok(serde_json::json!({
-            "nodeId": own,
-            "tools": [],
-        })),
+        // Read as raw params above, with the real Gateway's schema messages.
+        NodeToGateway::PluginToolsUpdate { .. } => unreachable!("handled by publication()"),
         NodeToGateway::Connect { .. } => Err(invalid("connect is only valid as the first request")),
     }
+}
+
+/// `node.pluginTools.update` / `node.skills.update` (parity §2.4, §2.5): checked against
+/// the closed schema, stored on the node's current connection, answered with what the
+/// gateway keeps (`{nodeId, tools}` effective, `{nodeId, skills}` normalised). No approval
+/// needed: tools are recomputed when the approved surface changes.
+fn publication(
+    shared: &Arc<Shared>,
+    session: &Session,
+    req: &RequestFrame,
+) -> Result<Value, ErrorShape> {
+    let params = req.params.clone().unwrap_or(Value::Null);
+    let tools = req.method == methods::NODE_PLUGIN_TOOLS_UPDATE;
+    let declared = if tools {
+        super::catalog::plugin_tools_params(&params)
+    } else {
+        super::catalog::skills_params(&params)
+    }
+    .map_err(invalid)?;
+    let node_id = session
+        .device_id
+        .clone()
+        .ok_or_else(|| invalid("nodeId required"))?;
+    let mut inner = shared.lock();
+    let node = inner
+        .nodes
+        .get_mut(&node_id)
+        .filter(|n| n.conn_id == session.conn_id)
+        .ok_or_else(|| invalid("unknown nodeId"))?;
+    if tools {
+        node.declared_tools = declared;
+        node.refresh_tools();
+        let effective = node.summary.node_plugin_tools.clone().unwrap_or_default();
+        tracing::debug!(node = %node_id, declared = node.declared_tools.len(), effective = effective.len(), "node plugin tools updated");
+        Ok(serde_json::json!({"nodeId": node_id, "tools": effective}))
+    } else {
+        node.skills = super::catalog::normalise_skills(&node_id, &declared);
+        Ok(serde_json::json!({"nodeId": node_id, "skills": node.skills}))
+    }
+}
+
+/// `node.runnerInventory.update` (parity §2.3) for the forms a node without worker
+/// hosting sends: `{nodeId}` once its command surface is settled, `UNAVAILABLE` with the
+/// real Gateway's text while a surface request is pending (the node retries).
+fn runner_inventory(
+    shared: &Arc<Shared>,
+    session: &Session,
+    req: &RequestFrame,
+) -> Result<Value, ErrorShape> {
+    use super::catalog::RunnerInventory;
+    let params = req.params.clone().unwrap_or(Value::Null);
+    let declaration = super::catalog::runner_inventory(&params)
+        .ok_or_else(|| invalid("invalid node runner inventory"))?;
+    let inner = shared.lock();
+    let node_id = session
+        .device_id
+        .clone()
+        .filter(|id| {
+            inner
+                .nodes
+                .get(id)
+                .is_some_and(|n| n.conn_id == session.conn_id)
+        })
+        .ok_or_else(|| invalid("unknown nodeId"))?;
+    if declaration == RunnerInventory::Retired {
+        return Err(invalid(super::catalog::runner_update_required(&node_id)));
+    }
+    if let Some(p) = inner
+        .persisted
+        .pending_nodes
+        .iter()
+        .find(|p| p.node_id == node_id)
+    {
+        return Err(ErrorShape::new(
+            error_codes::UNAVAILABLE,
+            format!(
+                "node capability surface is awaiting operator approval; run `openclaw nodes approve {}` (see `openclaw nodes pending`), then this node retries automatically",
+                p.request_id
+            ),
+        ));
+    }
+    Ok(serde_json::json!({"nodeId": node_id}))
 }
 
 fn find_pending_device(inner: &Inner, request_id: &str) -> Result<PendingDevice, ErrorShape> {
@@ -483,8 +568,8 @@ fn operator_request(
                     if let (Some(approved), Some(node)) =
                         (approved, inner.nodes.get_mut(&pending.node_id))
                     {
-                        node.summary.commands =
-                            node.declared.intersection(&approved).cloned().collect();
+                        let commands = node.declared.intersection(&approved).cloned().collect();
+                        node.set_commands(commands);
                     }
                 }
                 let decision = if approve { "approved" } else { "rejected" };

@@ -8,10 +8,12 @@
 //!
 //! Layout: [`config`] (settings), [`http`] (the port: probes and upgrades), `conn` (one
 //! connection: handshake, then frames), `methods` (what each request does), `registry`
-//! (the live connections, nodes and invokes, shared by `conn` and `methods`), [`state`]
+//! (the live connections, nodes and invokes, shared by `conn` and `methods`), `catalog`
+//! (what a node publishes: plugin tools, skills, runner inventory), [`state`]
 //! (persisted pairing state).
 //! The caller owns the listener and stops the gateway through the [`GatewayHandle`].
 
+mod catalog;
 pub mod config;
 mod conn;
 pub mod http;

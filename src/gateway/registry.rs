@@ -42,9 +42,36 @@ pub(crate) struct ConnEntry {
 /// A connected node.
 pub(crate) struct NodeSession {
     pub conn_id: u64,
+    /// Its row; `commands` are the effective ones, `nodePluginTools` derived from
+    /// `declared_tools` and them.
     pub summary: NodeSummary,
+    /// The commands it declared at connect.
     pub declared: BTreeSet<String>,
+    /// Its last accepted `node.pluginTools.update`, as declared (parity §2.5: the
+    /// effective list is recomputed whenever the approved surface changes).
+    pub declared_tools: Vec<serde_json::Value>,
+    /// Its last accepted `node.skills.update`, normalised (kept, never listed: the
+    /// embedded gateway runs no agents).
+    pub skills: Vec<serde_json::Value>,
     pub out: mpsc::Sender<Out>,
+}
+
+impl NodeSession {
+    /// Sets the effective commands and recomputes the effective plugin tools from them.
+    pub(crate) fn set_commands(&mut self, commands: Vec<String>) {
+        self.summary.commands = commands;
+        self.refresh_tools();
+    }
+
+    /// Recomputes `nodePluginTools` from the declared tools and the effective commands.
+    pub(crate) fn refresh_tools(&mut self) {
+        let tools = super::catalog::effective_plugin_tools(
+            &self.summary.node_id,
+            &self.declared_tools,
+            &self.summary.commands,
+        );
+        self.summary.node_plugin_tools = Some(tools);
+    }
 }
 
 /// An invoke waiting for the node's result.
@@ -199,6 +226,8 @@ pub(crate) fn register_node(
             connected_at_ms: Some(now),
             paired: true,
             connected: true,
+            // Live rows always carry the list, empty until the node publishes.
+            node_plugin_tools: Some(Vec::new()),
         };
         if let Some(old) = inner.nodes.insert(
             node_id.clone(),
@@ -206,6 +235,8 @@ pub(crate) fn register_node(
                 conn_id: session.conn_id,
                 summary,
                 declared,
+                declared_tools: Vec::new(),
+                skills: Vec::new(),
                 out,
             },
         ) {

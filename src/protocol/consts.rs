@@ -109,6 +109,8 @@ pub mod methods {
     pub const NODE_INVOKE_PROGRESS: &str = "node.invoke.progress";
     pub const NODE_EVENT: &str = "node.event";
     pub const NODE_PLUGIN_TOOLS_UPDATE: &str = "node.pluginTools.update";
+    pub const NODE_SKILLS_UPDATE: &str = "node.skills.update";
+    pub const NODE_RUNNER_INVENTORY_UPDATE: &str = "node.runnerInventory.update";
     pub const DEVICE_PAIR_LIST: &str = "device.pair.list";
     pub const DEVICE_PAIR_APPROVE: &str = "device.pair.approve";
     pub const DEVICE_PAIR_REJECT: &str = "device.pair.reject";
@@ -121,11 +123,13 @@ pub mod methods {
     pub const NODE_INVOKE: &str = "node.invoke";
 
     /// The methods a node calls (advertised in a node's hello-ok, refused to others).
-    pub const NODE: [&str; 4] = [
+    pub const NODE: [&str; 6] = [
         NODE_INVOKE_RESULT,
         NODE_INVOKE_PROGRESS,
         NODE_EVENT,
         NODE_PLUGIN_TOOLS_UPDATE,
+        NODE_SKILLS_UPDATE,
+        NODE_RUNNER_INVENTORY_UPDATE,
     ];
 
     /// Every operator method the embedded gateway serves (advertised in hello-ok and

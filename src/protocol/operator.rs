@@ -90,6 +90,10 @@ pub struct NodeSummary {
     pub caps: Vec<String>,
     /// Effective (approved and declared) commands.
     pub commands: Vec<String>,
+    /// The node's agent tools as the gateway normalised them (parity §2.5); on live rows
+    /// only, absent when the node is offline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_plugin_tools: Option<Vec<Value>>,
     /// The node's PATH.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_env: Option<String>,

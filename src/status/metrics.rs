@@ -111,6 +111,9 @@ pub struct MetricsSnapshot {
     pub tick_interval_ms: Option<u64>,
     /// Per command.
     pub commands: BTreeMap<String, CommandStats>,
+    /// Per configured MCP server (filled in by the status source; absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<super::mcp::McpServerView>,
 }
 
 impl Metrics {
@@ -185,6 +188,7 @@ impl Metrics {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            mcp_servers: Vec::new(),
         }
     }
 }
@@ -299,6 +303,7 @@ impl MetricsSnapshot {
                 let _ = writeln!(out, "{name}_count{{command=\"{cmd}\"}} {}", h.count);
             }
         }
+        out.push_str(&super::mcp::prometheus(&self.mcp_servers));
         out
     }
 }

@@ -4,9 +4,10 @@
 //! `prometheus` (the same in Prometheus text). `openclaw-node status` is its client; it
 //! answers whatever the session is doing, connected or not.
 //!
-//! This module owns the socket and the metrics types; what goes into the status document
-//! is the caller's [`StatusSource`].
+//! This module owns the socket, the metrics types and the MCP servers' view ([`mcp`]);
+//! what goes into the status document is the caller's [`StatusSource`].
 
+pub mod mcp;
 pub mod metrics;
 
 use std::path::{Path, PathBuf};
