@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use openclaw_capability_api::Capability as _;
 use openclaw_capability_mcp::{McpCapability, McpSettings, ServerSettings};
 
 /// The longest a probe waits for a server to come up.
@@ -39,36 +38,19 @@ fn command_found(command: &str, path_env: &str) -> bool {
 
 /// Starts `settings` as the only server, waits for its first connection and returns the
 /// names of the tools it publishes.
-// Stub of `McpCapability::probe(name, settings, version)` (mcp2 branch), which also
-// returns why a server failed: replace this body with a call to it.
 async fn probe(name: &str, settings: &ServerSettings) -> Result<Vec<String>, String> {
-    let timeout = settings
-        .connect_timeout_ms
-        .map(Duration::from_millis)
-        .unwrap_or(PROBE_TIMEOUT)
-        .min(PROBE_TIMEOUT);
-    let cap = McpCapability::new(
-        McpSettings {
-            servers: [(name.to_string(), settings.clone())].into(),
-        },
-        crate::VERSION,
-    );
-    cap.start();
-    let mut catalog = cap.catalog();
-    let ready = tokio::time::timeout(timeout, catalog.wait_for(|c| c.ready))
-        .await
-        .is_ok_and(|r| r.is_ok());
-    let tools = catalog
-        .borrow()
-        .descriptors
-        .iter()
-        .map(|d| d.mcp.tool.clone())
-        .collect();
-    cap.shutdown().await;
-    if ready {
-        Ok(tools)
-    } else {
-        Err(format!("did not answer within {} s", timeout.as_secs()))
+    // The server's own connect and list deadlines apply; this bounds the whole probe.
+    match tokio::time::timeout(
+        PROBE_TIMEOUT,
+        McpCapability::probe(name, settings, crate::VERSION),
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(_) => Err(format!(
+            "did not answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )),
     }
 }
 

@@ -2,13 +2,11 @@
 //! [`McpServerView`] per configured server (transport, state, tool count, restarts, last
 //! error with the server's own secret values masked), and their Prometheus lines.
 //!
-//! [`servers`] reads them from the capability. It is the one place that knows where the
-//! figures come from: today the configured servers and the published catalog (a server
-//! with published tools is up); once `McpCapability::status()` (mcp2 branch) is on main it
-//! becomes a plain mapping of that, with real states, restarts and errors.
+//! [`servers`] maps the capability's own `status()` (its supervisors keep it current).
 
 use std::fmt::Write as _;
 
+use openclaw_capability_mcp::status::ServerState;
 use openclaw_capability_mcp::{McpCapability, McpSettings};
 use serde::Serialize;
 
@@ -46,45 +44,23 @@ pub fn mask_secrets(text: &str, settings: &McpSettings) -> String {
     out
 }
 
-/// Every configured server of `cap`, by name.
+/// Every configured server of `cap`, by name, as its supervisor reports it.
 pub fn servers(cap: &McpCapability, settings: &McpSettings) -> Vec<McpServerView> {
-    // Stub until McpCapability::status() is on main: the catalog says which servers have
-    // tools published; restarts and errors are not visible from here.
-    let catalog = cap.catalog().borrow().clone();
-    settings
-        .servers
-        .iter()
-        .map(|(name, s)| {
-            let tools = catalog
-                .descriptors
-                .iter()
-                .filter(|d| &d.mcp.server == name)
-                .count();
-            let state = if !s.is_enabled() {
-                "disabled"
-            } else if tools > 0 {
-                "up"
-            } else if catalog.ready {
-                "down"
-            } else {
-                "starting"
-            };
-            McpServerView {
-                name: name.clone(),
-                transport: match (&s.url, &s.transport) {
-                    (None, _) => "stdio".into(),
-                    (Some(_), Some(t)) => t.clone(),
-                    (Some(_), None) => "sse".into(),
-                },
-                state: state.into(),
-                tools,
-                restarts: 0,
-                last_error: None,
+    cap.status()
+        .into_iter()
+        .map(|s| McpServerView {
+            name: s.name,
+            transport: s.transport,
+            state: match s.state {
+                ServerState::Up => "up",
+                ServerState::Starting => "starting",
+                ServerState::Down => "down",
+                ServerState::Disabled => "disabled",
             }
-        })
-        .map(|mut v| {
-            v.last_error = v.last_error.map(|e| mask_secrets(&e, settings));
-            v
+            .into(),
+            tools: s.tools,
+            restarts: s.restarts,
+            last_error: s.last_error.map(|e| mask_secrets(&e, settings)),
         })
         .collect()
 }
