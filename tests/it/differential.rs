@@ -34,7 +34,8 @@ struct Case {
     name: &'static str,
     /// `node.invoke` command, or a gateway method when `gateway_method` is set.
     command: &'static str,
-    /// The params, with `{fx}` standing for the fixture directory; `None` sends none.
+    /// The params, with `{fx}` standing for the fixture directory and `{node}` for the
+    /// node's id; `None` sends none.
     params: Option<String>,
     /// `node.invoke` `timeoutMs`.
     invoke_timeout_ms: u64,
@@ -722,6 +723,28 @@ fn cases() -> Vec<Case> {
     ];
     v.extend(browser_cases());
     v.extend(mcp_cases());
+    // `node://` skill locators as `cwd` (neither node has a skill called `absent`).
+    for (name, command) in [
+        ("skill-cwd/run", "system.run"),
+        ("skill-cwd/prepare", "system.run.prepare"),
+    ] {
+        for (suffix, cwd) in [
+            ("other-node", "node://someone-else/skills/absent"),
+            ("missing", "node://{node}/skills/absent"),
+            ("bad-name", "node://{node}/skills/Not_A_Name"),
+            ("no-name", "node://{node}/skills/"),
+            ("dotdot", "node://{node}/skills/.."),
+            ("not-skills", "node://{node}/files/absent"),
+        ] {
+            let params = format!(r#"{{"command":["pwd"],"cwd":"{cwd}"}}"#);
+            v.push(Case {
+                name: Box::leak(format!("{name}-{suffix}").into_boxed_str()),
+                command,
+                params: Some(params),
+                invoke_timeout_ms: 30_000,
+            });
+        }
+    }
     let many: Vec<String> = (0..300).map(|i| format!("\"bin{i}\"")).collect();
     v.push(Case {
         name: "which/many",
@@ -951,7 +974,9 @@ async fn invoke(op: &OperatorClient, node_id: &str, case: &Case, fx: &Path) -> V
         "idempotencyKey": uuid::Uuid::new_v4().to_string(),
     });
     if let Some(text) = &case.params {
-        let text = text.replace("{fx}", &fx.display().to_string());
+        let text = text
+            .replace("{fx}", &fx.display().to_string())
+            .replace("{node}", node_id);
         let params: Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         call["params"] = params;
