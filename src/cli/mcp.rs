@@ -1,6 +1,6 @@
 //! `openclaw-node mcp import`: for people moving from the reference node host, reads
 //! `nodeHost.mcp.servers` from its `openclaw.json` (JSON5) and writes the equivalent
-//! `[mcp.servers.<name>]` tables into this node's config. The mapping is [`convert`], a
+//! `[mcp.servers.<name>]` tables into this node's config. The mapping is `convert`, a
 //! pure function; this file's other half writes the tables (appended, so the file's
 //! comments stay; `--force` rewrites the file to replace a server of the same name) and
 //! prints what was written with secret values masked.
