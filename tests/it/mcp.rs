@@ -156,7 +156,15 @@ async fn the_node_publishes_its_mcp_tools_and_serves_calls_to_them() {
     assert_eq!(r["ok"], false);
     assert_eq!(r["error"]["code"], "MCP_TOOL_UNAVAILABLE");
 
-    let fixture_pids = || openclaw_capability_api::process::pids_with_arg(&fixture());
+    // This node's servers only: other tests (the differential harness's two nodes) run
+    // the same fixture at the same time.
+    let fixture_pids = || {
+        let ours = openclaw_capability_api::process::descendants(std::process::id() as i32);
+        openclaw_capability_api::process::pids_with_arg(&fixture())
+            .into_iter()
+            .filter(|p| ours.contains_key(p))
+            .collect::<Vec<_>>()
+    };
     let before = fixture_pids();
     assert!(!before.is_empty(), "the fixture server is not running");
     node.stop().await.unwrap();

@@ -173,7 +173,7 @@ impl ServerSettings {
             return Err("command is required".into());
         };
         if url.starts_with("https://") {
-            return Err("https MCP servers are not supported yet (the MCP HTTP client has no TLS); use http:// on a trusted network or a stdio command".into());
+            return Err("https MCP servers are not supported yet (the MCP HTTP client has no TLS); use http:// on a trusted network, or reach it through a stdio bridge: command = \"npx\", args = [\"-y\", \"mcp-remote\", \"<the https URL>\"]".into());
         }
         if !url.starts_with("http://") {
             return Err("url must start with http://".into());
