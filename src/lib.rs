@@ -23,7 +23,10 @@
 //! protocol errors end a connection and the loop reconnects with capped, jittered backoff;
 //! a capability error is just a failed result. A capability may run a task per connection
 //! (`Capability::background`): that is how the device capability publishes
-//! `node.host.stats`.
+//! `node.host.stats`, and how the publications that answer (`node.pluginTools.update`,
+//! `node.skills.update`) go out through `openclaw_capability_api::publish` — the
+//! reference's dedupe and retry engine over the connection's request path
+//! (`RequestSink`, answered in `session::dispatch`).
 //!
 //! The embedded [`gateway`] reads `protocol::NodeToGateway` and answers with the same
 //! [`protocol`] types, so node and gateway cannot drift apart without a compile error, and
@@ -51,8 +54,14 @@
 //! buffers), and `/act` decodes its body into a typed `action::Action` before it touches a
 //! page. `capabilities/screen` captures through X11 in pure Rust or the Wayland portal over
 //! D-Bus (xcap on macOS) and `capabilities/camera` through V4L2 ioctls (nokhwa on macOS), so
-//! the Linux build needs no system library. Capabilities release what they started through
-//! `Capability::shutdown`, which the session loop calls when the node stops.
+//! the Linux build needs no system library. `capabilities/mcp` supervises the owner's MCP
+//! servers (one rmcp client each: `server`), keeps the published catalog (`catalog`,
+//! named and bounded by `descriptors`) and serves `mcp.tools.call.v1` against it
+//! (`call`, answers bounded by `result`); `capabilities/skills` scans the skills directory
+//! once and resolves `node://…/skills/<name>` locators, which the composition root hands
+//! to `system.run` as a resolver, so no capability crate depends on another. Capabilities
+//! release what they started through `Capability::shutdown`, which the session loop calls
+//! when the node stops.
 //!
 //! `fuzzing` (hidden from the docs, built only with the `fuzzing` feature, which `fuzz/`
 //! and the tests turn on) holds the bodies of the `cargo fuzz` targets; the exec-approvals
