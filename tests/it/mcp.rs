@@ -156,13 +156,13 @@ async fn the_node_publishes_its_mcp_tools_and_serves_calls_to_them() {
     assert_eq!(r["ok"], false);
     assert_eq!(r["error"]["code"], "MCP_TOOL_UNAVAILABLE");
 
-    // This node's servers only: other tests (the differential harness's two nodes) run
-    // the same fixture at the same time.
+    // This node's servers only (children of this process): other tests run the same
+    // fixture at the same time, under node binaries of their own.
+    let me = std::process::id() as i32;
     let fixture_pids = || {
-        let ours = openclaw_capability_api::process::descendants(std::process::id() as i32);
         openclaw_capability_api::process::pids_with_arg(&fixture())
             .into_iter()
-            .filter(|p| ours.contains_key(p))
+            .filter(|p| openclaw_capability_api::process::info(*p).is_some_and(|i| i.ppid == me))
             .collect::<Vec<_>>()
     };
     let before = fixture_pids();
