@@ -204,25 +204,6 @@ async fn plugin_tools_become_effective_when_the_surface_is_approved() {
     assert_eq!(r.payload, Some(json!({"nodeId": node_id})), "{r:?}");
 }
 
-/// The Python that has the `mcp` package (provisioned by `scripts/test`).
-fn mcp_python() -> String {
-    let python = std::env::var("OPENCLAW_MCP_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/openclaw-mcp-venv/bin/python",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "needs the mcp Python package: scripts/test ({python} cannot import mcp)"
-    );
-    python
-}
-
 /// `openclaw-node <args>` as an operator of `url`; stdout, or the failure's stderr.
 async fn operator_cli(url: &str, args: &[&str]) -> Result<String, String> {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_openclaw-node"))
@@ -243,7 +224,7 @@ async fn operator_cli(url: &str, args: &[&str]) -> Result<String, String> {
 #[tokio::test]
 #[ignore = "needs the mcp Python package: scripts/test"]
 async fn the_operator_cli_lists_and_calls_a_real_nodes_mcp_tools() {
-    let python = mcp_python();
+    let python = crate::mcp::python();
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_server.py");
     let gw = TestGateway::start_auto_approve().await;
     let op = gw.operator().await;

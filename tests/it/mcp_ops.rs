@@ -115,29 +115,10 @@ async fn run_warns_at_start_about_mcp_secrets_in_a_readable_config() {
     assert!(!seen.contains(SECRET), "the secret is in the log:\n{seen}");
 }
 
-/// The Python that has the `mcp` package (provisioned by `scripts/test`).
-fn mcp_python() -> String {
-    let python = std::env::var("OPENCLAW_MCP_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/openclaw-mcp-venv/bin/python",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "needs the mcp Python package: scripts/test ({python} cannot import mcp)"
-    );
-    python
-}
-
 /// A 0600 config with the fixture server `fx` (an env secret) and `bad`, whose command
 /// does not exist.
 fn state_with_two_servers() -> tempfile::TempDir {
-    let python = mcp_python();
+    let python = crate::mcp::python();
     let dir = tempfile::tempdir().unwrap();
     // A copy per test, so its processes are told apart from other tests' by their argv.
     let fixture = dir.path().join("mcp_server.py");

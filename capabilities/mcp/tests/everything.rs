@@ -4,13 +4,14 @@
 //! a tool outside the catalog, a long call that times out or is cancelled without
 //! touching the server process, and an HTTP server that goes away and comes back.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use openclaw_capability_api::{CallContext, Capability, CapabilityError, Handler};
-use openclaw_capability_mcp::{Catalog, McpCapability, McpSettings, ServerSettings};
-use serde_json::{Value, json};
+use common::{call, capability, catalog_until, ctx};
+use openclaw_capability_api::Capability;
+use openclaw_capability_mcp::ServerSettings;
+use serde_json::json;
 
 const NEEDS: &str = "needs @modelcontextprotocol/server-everything: scripts/test";
 
@@ -36,50 +37,6 @@ fn stdio_server(extra: impl FnOnce(&mut ServerSettings)) -> ServerSettings {
     s
 }
 
-fn capability(name: &str, server: ServerSettings) -> McpCapability {
-    let settings = McpSettings {
-        servers: BTreeMap::from([(name.to_string(), server)]),
-    };
-    settings.validate().unwrap();
-    McpCapability::new(settings, "test")
-}
-
-async fn catalog_until(
-    cap: &McpCapability,
-    what: &str,
-    ok: impl Fn(&Catalog) -> bool,
-) -> Arc<Catalog> {
-    let mut rx = cap.catalog();
-    let wait = async {
-        loop {
-            let now = rx.borrow_and_update().clone();
-            if ok(&now) {
-                return now;
-            }
-            rx.changed().await.unwrap();
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-async fn call(
-    cap: &McpCapability,
-    params: Value,
-    ctx: CallContext,
-) -> Result<Value, CapabilityError> {
-    let handler: Arc<dyn Handler> = cap.handlers().into_iter().next().unwrap();
-    handler
-        .call(Some(params.to_string()), ctx)
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-}
-
-fn ctx() -> CallContext {
-    CallContext::detached("t")
-}
-
 /// The pids of the stdio servers started from `js` (not the HTTP test's).
 fn server_pids(js: &str) -> Vec<i32> {
     let stdio = openclaw_capability_api::process::pids_with_arg("stdio");
@@ -92,13 +49,13 @@ fn server_pids(js: &str) -> Vec<i32> {
 #[tokio::test]
 #[ignore = "needs @modelcontextprotocol/server-everything: scripts/test"]
 async fn over_stdio_the_catalog_calls_and_a_long_call_leave_the_server_alone() {
-    let cap = capability(
+    let cap = capability(vec![(
         "every",
         stdio_server(|s| {
             s.exclude = vec!["get-env".into()];
             s.request_timeout_ms = Some(1500);
         }),
-    );
+    )]);
     cap.start();
     let catalog = catalog_until(&cap, "the server's tools", |c| c.publishes("every", "echo")).await;
     for tool in [
@@ -214,14 +171,14 @@ async fn over_streamable_http_calls_work_and_a_server_that_goes_away_comes_back(
         .unwrap()
         .port();
     let http = HttpEverything::start(port);
-    let cap = capability(
+    let cap = capability(vec![(
         "every",
         ServerSettings {
             url: Some(format!("http://127.0.0.1:{port}/mcp")),
             transport: Some("streamable-http".into()),
             ..Default::default()
         },
-    );
+    )]);
     cap.start();
     catalog_until(&cap, "the server's tools", |c| c.publishes("every", "echo")).await;
     let out = call(

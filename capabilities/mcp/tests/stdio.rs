@@ -4,14 +4,17 @@
 //! owner, `list_changed`, the same server over streamable HTTP, a server killed and
 //! restarted, the status ops see, secrets never logged, and no child left after shutdown.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_capability_api::{CallContext, Capability, Handler};
+use common::{call, capability, catalog_until, ctx, handler};
+use openclaw_capability_api::Capability;
 use openclaw_capability_mcp::{Catalog, McpCapability, McpSettings, ServerSettings, ServerState};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const NEEDS: &str = "needs the mcp Python package: scripts/test";
 
@@ -43,60 +46,6 @@ fn server(extra: impl FnOnce(&mut ServerSettings)) -> ServerSettings {
     };
     extra(&mut s);
     s
-}
-
-fn capability(servers: Vec<(&str, ServerSettings)>) -> McpCapability {
-    let settings = McpSettings {
-        servers: servers
-            .into_iter()
-            .map(|(n, s)| (n.to_string(), s))
-            .collect(),
-    };
-    settings.validate().unwrap();
-    McpCapability::new(settings, "test")
-}
-
-/// Waits until the catalog satisfies `ok`.
-async fn catalog_until(
-    cap: &McpCapability,
-    what: &str,
-    ok: impl Fn(&Catalog) -> bool,
-) -> Arc<Catalog> {
-    let mut rx = cap.catalog();
-    let wait = async {
-        loop {
-            let now = rx.borrow_and_update().clone();
-            if ok(&now) {
-                return now;
-            }
-            rx.changed().await.unwrap();
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn handler(cap: &McpCapability) -> Arc<dyn Handler> {
-    cap.handlers()
-        .into_iter()
-        .next()
-        .expect("mcp.tools.call.v1")
-}
-
-async fn call(
-    cap: &McpCapability,
-    params: Value,
-    ctx: CallContext,
-) -> Result<Value, openclaw_capability_api::CapabilityError> {
-    handler(cap)
-        .call(Some(params.to_string()), ctx)
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-}
-
-fn ctx() -> CallContext {
-    CallContext::detached("t")
 }
 
 async fn ready(cap: &McpCapability) -> Arc<Catalog> {
