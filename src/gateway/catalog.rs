@@ -5,8 +5,7 @@
 //! skill normalisation; and the parse of `node.runnerInventory.update`. Pure functions on
 //! JSON values; the registry stores their results per connected node.
 
-use std::cmp::Ordering;
-
+use openclaw_capability_api::collate::locale_compare;
 use serde_json::{Map, Value, json};
 
 /// The real Gateway keeps at most this many plugin tools per node.
@@ -311,27 +310,6 @@ fn utf16_prefix(s: &str, max: usize) -> &str {
     s
 }
 
-/// The order of JS `localeCompare` for the tool names and plugin ids the schema allows
-/// (ASCII letters, digits, `_`, `-`): `_` before `-` before digits before letters, letters
-/// without regard to case first, then lower case before upper case.
-fn locale_cmp(a: &str, b: &str) -> Ordering {
-    fn primary(c: char) -> (u8, char) {
-        match c {
-            '_' => (0, c),
-            '-' => (1, c),
-            '0'..='9' => (2, c),
-            c if c.is_ascii_alphabetic() => (3, c.to_ascii_lowercase()),
-            c => (4, c),
-        }
-    }
-    let primaries = a.chars().map(primary).cmp(b.chars().map(primary));
-    primaries.then_with(|| {
-        // Lower case sorts first: flip the ASCII order of the case bit.
-        let tertiary = |c: char| (!c.is_ascii_lowercase(), c);
-        a.chars().map(tertiary).cmp(b.chars().map(tertiary))
-    })
-}
-
 /// The effective `nodePluginTools` of a node (parity §2.5,
 /// `normalizeNodePluginToolDescriptors`): descriptors lacking a plugin id, a valid name, a
 /// description or a command, or whose command is not among the node's effective
@@ -384,9 +362,9 @@ pub(crate) fn effective_plugin_tools(
     }
     let key = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
     kept.sort_by(|a, b| {
-        locale_cmp(&key(a, "pluginId"), &key(b, "pluginId"))
-            .then_with(|| locale_cmp(&key(a, "name"), &key(b, "name")))
-            .then_with(|| locale_cmp(&key(a, "command"), &key(b, "command")))
+        locale_compare(&key(a, "pluginId"), &key(b, "pluginId"))
+            .then_with(|| locale_compare(&key(a, "name"), &key(b, "name")))
+            .then_with(|| locale_compare(&key(a, "command"), &key(b, "command")))
     });
     let mut unique: Vec<Value> = Vec::new();
     for d in kept {
@@ -436,7 +414,7 @@ pub(crate) fn normalise_skills(node_id: &str, declared: &[Value]) -> Vec<Value> 
     if dropped > 0 {
         tracing::warn!(node = %node_id, published = declared.len(), dropped, "node published invalid or over-limit skill descriptors");
     }
-    kept.sort_by(|a, b| locale_cmp(a["name"].as_str().unwrap(), b["name"].as_str().unwrap()));
+    kept.sort_by(|a, b| locale_compare(a["name"].as_str().unwrap(), b["name"].as_str().unwrap()));
     kept
 }
 
@@ -646,7 +624,7 @@ mod tests {
     #[test]
     fn locale_order_matches_js_for_tool_names() {
         let mut v = vec!["b", "B", "a_b", "a-b", "a1", "ab", "A"];
-        v.sort_by(|a, b| locale_cmp(a, b));
+        v.sort_by(|a, b| locale_compare(a, b));
         // ["b","B","a_b","a-b","a1","ab","A"].sort((a,b)=>a.localeCompare(b)) in node.
         assert_eq!(v, ["A", "a_b", "a-b", "a1", "ab", "b", "B"]);
     }

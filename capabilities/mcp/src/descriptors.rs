@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::collate::locale_compare;
+use openclaw_capability_api::collate::locale_compare;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

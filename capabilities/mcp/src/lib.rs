@@ -23,7 +23,6 @@ use tokio_util::task::TaskTracker;
 
 pub mod call;
 pub mod catalog;
-pub mod collate;
 pub mod descriptors;
 pub mod publish;
 pub mod redact;

@@ -1,6 +1,7 @@
 //! JavaScript's `a.localeCompare(b)` (V8's ICU collator, locale `en-US`, the CLDR root
-//! order), which is how the reference orders MCP servers and tools before it names their
-//! descriptors — so it decides which of two colliding tools gets the `_2` suffix.
+//! order): how the reference node host orders MCP servers and tools before it names their
+//! descriptors (so it decides which of two colliding tools gets the `_2` suffix), and how
+//! the real Gateway orders published plugin tools.
 //!
 //! Exact for ASCII: the CLDR root order of the printable characters (whitespace, then
 //! punctuation and symbols in CLDR's order, digits, letters), C0 controls ignorable, case a
